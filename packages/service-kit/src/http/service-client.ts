@@ -1,0 +1,82 @@
+import { Pool } from 'undici';
+
+export interface ServiceResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+export interface ServiceClientOptions {
+  /** e.g. `http://localhost:5002`; HTTPS is used when the URL says https. A path prefix is kept. */
+  baseUrl: string;
+  /** Sent as `x-api-key`; never logged. */
+  apiKey: string;
+  /** Whole-request deadline (connect, headers and body). */
+  timeoutMs?: number;
+  /** Keep-alive connections kept open to the other service. */
+  connections?: number;
+}
+
+/** Raised for a failure to get any answer (refused, reset, timed out); an HTTP error status is not an exception. */
+export class ServiceUnavailableError extends Error {
+  override name = 'ServiceUnavailableError';
+  constructor(
+    message: string,
+    readonly timedOut: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * JSON over a keep-alive connection pool to another of our services, with the service API key and a deadline.
+ * Both directions (ATHS → CRMS provisioning, CRMS → ATHS look-ups and status changes) go through this.
+ */
+export function createServiceClient(options: ServiceClientOptions) {
+  const base = new URL(options.baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  const pool = new Pool(base.origin, {
+    connections: options.connections ?? 16,
+    keepAliveTimeout: 30_000,
+    connectTimeout: timeoutMs,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+
+  async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<ServiceResponse<T>> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await pool.request({
+        method: method as 'GET',
+        path: `${prefix}${path}`,
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          'x-api-key': options.apiKey,
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      const text = await response.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text.length > 0 ? JSON.parse(text) : null;
+      } catch {
+        // Not JSON (a proxy's error page, say): keep the text for the error message.
+      }
+      return { status: response.statusCode, body: parsed as T };
+    } catch (error) {
+      const timedOut = signal.aborted || (error as { code?: string }).code?.includes('TIMEOUT') === true;
+      const detail = timedOut ? `no answer within ${timeoutMs} ms` : (error as Error).message || String(error);
+      throw new ServiceUnavailableError(`${method} ${base.origin}${prefix}${path}: ${detail}`, timedOut);
+    }
+  }
+
+  return {
+    baseUrl: `${base.origin}${prefix}`,
+    request,
+    close: () => pool.close(),
+  };
+}
+
+export type ServiceClient = ReturnType<typeof createServiceClient>;

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { apiKeyGuard, buildServer, createLogger, createMetricsRegistry, ok, notFound, type App } from '../src/index.ts';
+
+let app: App;
+let ready = true;
+
+beforeAll(async () => {
+  app = await buildServer({
+    service: 'kit-test',
+    version: '0.0.0',
+    description: 'test',
+    logger: createLogger({ service: 'kit-test', level: 'silent', pretty: false }),
+    metrics: createMetricsRegistry('kit-test'),
+    readiness: {
+      database: async () => {
+        if (!ready) throw new Error('down');
+      },
+    },
+  });
+  app.post(
+    '/things/:id',
+    {
+      schema: {
+        params: z.object({ id: z.string().regex(/^[0-9a-f]{24}$/, 'must be a 24-character hexadecimal id') }),
+        body: z.object({
+          email: z.email(),
+          name: z.string().min(2).max(5),
+          address: z.object({ city: z.string() }).optional(),
+          kind: z.enum(['A', 'B']).optional(),
+        }),
+      },
+    },
+    async (request) => ok('Created', { id: request.params.id, email: request.body.email }),
+  );
+  app.get('/missing', async () => {
+    throw notFound('Thing not found', 'thingId');
+  });
+  app.get('/boom', async () => {
+    throw new Error('secret internals');
+  });
+  app.get('/internal', { preHandler: apiKeyGuard(['k1', 'k2'], ['x-service-api-key', 'x-api-key']) }, async () => ok('in'));
+  await app.ready();
+});
+afterAll(async () => app.close());
+
+const id = 'a'.repeat(24);
+
+describe('shared HTTP behaviour', () => {
+  it('answers success in the envelope and echoes x-request-id', async () => {
+    const res = await app.inject({ method: 'POST', url: `/things/${id}`, payload: { email: 'a@b.co', name: 'Al' }, headers: { 'x-request-id': 'abc-123' } });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-request-id']).toBe('abc-123');
+    expect(res.json()).toEqual({ success: true, message: 'Created', data: { id, email: 'a@b.co' } });
+  });
+
+  it('generates a request id when none or an unsafe one is sent', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health', headers: { 'x-request-id': 'bad id\nwith newline' } });
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('reports every validation problem with location -> path', async () => {
+    const res = await app.inject({ method: 'POST', url: `/things/${id}`, payload: { email: 'nope', name: 'x', address: { city: 3 }, kind: 'C' } });
+    expect(res.statusCode).toBe(400);
+    const body = res.json();
+    expect(body.success).toBe(false);
+    expect(body.message).toBe('Validation failed');
+    expect(body.errors).toEqual(
+      expect.arrayContaining([
+        { field: 'body -> email', message: 'value is not a valid email address' },
+        { field: 'body -> name', message: 'must be at least 2 characters' },
+        { field: 'body -> address -> city', message: 'value must be a string' },
+        { field: 'body -> kind', message: 'must be one of: A, B' },
+      ]),
+    );
+  });
+
+  it('names missing fields and bad path params', async () => {
+    const missing = await app.inject({ method: 'POST', url: `/things/${id}`, payload: {} });
+    expect(missing.json().errors).toContainEqual({ field: 'body -> email', message: 'field required' });
+    const badId = await app.inject({ method: 'POST', url: '/things/xyz', payload: { email: 'a@b.co', name: 'Al' } });
+    expect(badId.statusCode).toBe(400);
+    expect(badId.json().errors).toEqual([{ field: 'path -> id', message: 'must be a 24-character hexadecimal id' }]);
+  });
+
+  it('answers malformed JSON, wrong media type and oversized bodies with 4xx envelopes', async () => {
+    const badJson = await app.inject({ method: 'POST', url: `/things/${id}`, payload: '{"email":', headers: { 'content-type': 'application/json' } });
+    expect(badJson.statusCode).toBe(400);
+    expect(badJson.json()).toMatchObject({ success: false, message: 'Request body is not valid JSON' });
+    const text = await app.inject({ method: 'POST', url: `/things/${id}`, payload: 'hello', headers: { 'content-type': 'text/plain' } });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().success).toBe(false);
+    const big = await app.inject({ method: 'POST', url: `/things/${id}`, payload: { email: 'a@b.co', name: 'x'.repeat(200_000) } });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().success).toBe(false);
+  });
+
+  it('answers 404 for unknown routes and 405 for a known path with the wrong method', async () => {
+    const unknown = await app.inject({ method: 'GET', url: '/nowhere' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ success: false, message: 'Route not found' });
+    const wrong = await app.inject({ method: 'DELETE', url: `/things/${id}` });
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers.allow).toBe('POST');
+    expect(wrong.json().success).toBe(false);
+  });
+
+  it('turns HttpError into its status and hides internals of unexpected errors', async () => {
+    const missing = await app.inject({ method: 'GET', url: '/missing' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ success: false, message: 'Thing not found', errors: [{ field: 'thingId', message: 'Thing not found' }] });
+    const boom = await app.inject({ method: 'GET', url: '/boom' });
+    expect(boom.statusCode).toBe(500);
+    expect(boom.body).not.toContain('secret internals');
+    expect(boom.json().errors).toEqual([{ field: 'server', message: 'An unexpected error occurred. Please try again later.' }]);
+  });
+
+  it('accepts any of several API keys on either header and rejects others with the seed body', async () => {
+    for (const headers of [{ 'x-api-key': 'k1' }, { 'x-service-api-key': 'k2' }]) {
+      expect((await app.inject({ method: 'GET', url: '/internal', headers })).statusCode).toBe(200);
+    }
+    for (const headers of [{}, { 'x-api-key': 'k3' }, { 'x-api-key': '' }]) {
+      const res = await app.inject({ method: 'GET', url: '/internal', headers });
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual({
+        success: false,
+        message: 'Invalid or missing service API key',
+        errors: [{ field: 'authentication', message: 'Service API key authentication required' }],
+      });
+    }
+  });
+
+  it('serves health, readiness, metrics and OpenAPI', async () => {
+    const health = await app.inject({ method: 'GET', url: '/health' });
+    expect(health.json()).toMatchObject({ success: true, service: 'kit-test', version: '0.0.0' });
+    expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
+    ready = false;
+    const notReady = await app.inject({ method: 'GET', url: '/health/ready' });
+    expect(notReady.statusCode).toBe(503);
+    expect(notReady.json().errors).toEqual([{ field: 'database', message: 'down' }]);
+    ready = true;
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('http_request_duration_seconds');
+    const openapi = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(openapi.json().paths['/things/{id}']).toBeDefined();
+    const docs = await app.inject({ method: 'GET', url: '/docs' });
+    expect(docs.statusCode).toBeLessThan(400);
+  });
+});
