@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import {
+  buildServer,
+  createLogger,
+  createMetricsRegistry,
+  type AccessClaims,
+  type App,
+  type DatabaseHandle,
+  type Logger,
+} from '@shop/service-kit';
+import { Counter } from 'prom-client';
+import { createAthsClient } from './aths-client.ts';
+import { createAccessTokenVerifier } from './auth.ts';
+import type { CrmsConfig } from './config.ts';
+import { noCustomerStatusHooks, type CustomerStatusHooks } from './customers/hooks.ts';
+import { createCustomersService } from './customers/service.ts';
+import { openCrmsDatabase } from './database.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerInternalRoutes } from './routes/internal.ts';
+import { registerMeRoutes } from './routes/me.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface CrmsDeps {
+  /** Cross-service hook for administrator status changes (the CRMS → ATHS propagation); no-op by default. */
+  customerStatusHooks?: CustomerStatusHooks;
+  /** An already-open, migrated database (e.g. shared by tests). The caller owns it: the app does not close it. */
+  database?: DatabaseHandle;
+  logger?: Logger;
+  /** Replaces JWKS verification (tests of other services may inject one). */
+  verifyAccessToken?: (token: string) => Promise<AccessClaims>;
+  /** JWKS cache tuning (tests). */
+  jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number };
+}
+
+/**
+ * The CRMS Fastify app, routes registered and ready to `listen()` or `inject()`. Opens (and migrates) the database
+ * from `config.DATABASE_URL` unless `deps.database` is given; closing the app closes what it opened.
+ */
+export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise<App> {
+  const logger = deps.logger ?? createLogger({ service: 'crms', level: config.LOG_LEVEL });
+  const database = deps.database ?? (await openCrmsDatabase(config));
+  const ownsDatabase = deps.database === undefined;
+  const aths = createAthsClient({ baseUrl: config.ATHS_BASE_URL, apiKey: config.ATHS_SERVICE_API_KEY, logger });
+  try {
+    const metrics = createMetricsRegistry('crms');
+    const app = await buildServer({
+      service: 'crms',
+      version: VERSION,
+      description: 'Customer Management Service: customer records provisioned from ATHS, statistics and administration',
+      logger,
+      metrics,
+      readiness: { database: () => database.ping() },
+    });
+    const service = createCustomersService({
+      db: database.db,
+      hooks: deps.customerStatusHooks ?? noCustomerStatusHooks,
+      aths,
+      logger,
+      metrics: {
+        creates: new Counter({
+          name: 'crms_customer_creates_total',
+          help: 'Internal creates (and repairs) by outcome: created or existing',
+          labelNames: ['outcome'],
+          registers: [metrics],
+        }),
+        repairs: new Counter({
+          name: 'crms_customer_repairs_total',
+          help: 'Repair-on-read attempts (customer record created from ATHS on /me) by outcome',
+          labelNames: ['outcome'],
+          registers: [metrics],
+        }),
+      },
+    });
+    const verify =
+      deps.verifyAccessToken ??
+      createAccessTokenVerifier({
+        athsBaseUrl: config.ATHS_BASE_URL,
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        ...deps.jwks,
+      });
+
+    registerInternalRoutes(app, { service, apiKeys: config.SERVICE_API_KEYS });
+    registerMeRoutes(app, { service, verify });
+    registerAdminRoutes(app, { service, verify });
+
+    app.addHook('onClose', async () => {
+      await aths.close();
+      if (ownsDatabase) await database.close();
+    });
+    await app.ready();
+    app.log.info({ database: database.location, driver: database.driver }, 'CRMS ready');
+    return app;
+  } catch (error) {
+    await aths.close().catch(() => undefined);
+    if (ownsDatabase) await database.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { baseEnvSchema, envInteger, loadConfig, requireSecrets } from '@shop/service-kit';
+import { z } from 'zod';
+
+/** The repository root (services/crms/src → ../../..), so that the default data directory does not depend on cwd. */
+export const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Where CRMS keeps its PGlite data when DATABASE_URL is unset: `<repository root>/data/crms`. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/crms', import.meta.url));
+
+export const crmsEnvSchema = baseEnvSchema.extend({
+  PORT: envInteger(5002, 0),
+  ATHS_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:5001'),
+  ATHS_SERVICE_API_KEY: z.string().optional(),
+  DB_POOL_SIZE: envInteger(10, 1),
+});
+
+export type CrmsEnv = z.output<typeof crmsEnvSchema>;
+
+export interface CrmsConfig extends Omit<CrmsEnv, 'ATHS_SERVICE_API_KEY'> {
+  /** Accepted on `x-api-key` by the internal routes (several during a key rotation). */
+  SERVICE_API_KEYS: string[];
+  /** Sent by CRMS to ATHS's internal API. */
+  ATHS_SERVICE_API_KEY: string;
+}
+
+/**
+ * Environment → typed configuration. In production a missing or weak SERVICE_API_KEYS or ATHS_SERVICE_API_KEY
+ * stops the service with a clear message; in development and test a throw-away key is generated (with a warning).
+ */
+export function loadCrmsConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = (message) => process.stderr.write(`[crms] ${message}\n`),
+): CrmsConfig {
+  const parsed = loadConfig(crmsEnvSchema, env);
+  const serviceKeys = requireSecrets('SERVICE_API_KEYS', parsed.SERVICE_API_KEYS, parsed.NODE_ENV, warn);
+  const athsKeys = requireSecrets(
+    'ATHS_SERVICE_API_KEY',
+    parsed.ATHS_SERVICE_API_KEY ? [parsed.ATHS_SERVICE_API_KEY] : [],
+    parsed.NODE_ENV,
+    warn,
+  );
+  return { ...parsed, SERVICE_API_KEYS: serviceKeys, ATHS_SERVICE_API_KEY: athsKeys[0]! };
+}

@@ -1,0 +1,93 @@
+import { apiKeyGuard, successSchema, type App } from '@shop/service-kit';
+import {
+  createCustomerBody,
+  customerIdParams,
+  customerRecordSchema,
+  profileSyncBody,
+  statisticsBody,
+  toRecord,
+  userIdParams,
+} from '../customers/dto.ts';
+import type { CustomersService } from '../customers/service.ts';
+import { API_KEY_SECURITY, internalErrors, success } from './common.ts';
+
+const recordResponse = { 200: successSchema(customerRecordSchema), ...internalErrors };
+
+/** Service-to-service routes (x-api-key): ATHS provisioning, profile sync, order/complaint statistics. */
+export function registerInternalRoutes(app: App, options: { service: CustomersService; apiKeys: readonly string[] }): void {
+  const { service } = options;
+  const guard = apiKeyGuard(options.apiKeys, ['x-api-key']);
+  const tags = ['internal'];
+
+  app.post(
+    '/api/customers/internal/create',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'Create the customer record of an ATHS user (idempotent on userId)',
+        description:
+          'Answers 200 "Customer created successfully" the first time and 200 "Customer already exists" with the existing ' +
+          'record afterwards, under any concurrency. Email is stored lower-case and is not a uniqueness key.',
+        security: API_KEY_SECURITY,
+        body: createCustomerBody,
+        response: recordResponse,
+      },
+    },
+    async (request) => {
+      const { created, customer } = await service.create(request.body);
+      return success(created ? 'Customer created successfully' : 'Customer already exists', toRecord(customer));
+    },
+  );
+
+  app.get(
+    '/api/customers/internal/user/:userId',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'Get the customer record of an ATHS user',
+        security: API_KEY_SECURITY,
+        params: userIdParams,
+        response: recordResponse,
+      },
+    },
+    async (request) => success('Customer retrieved successfully', toRecord(await service.getByUserId(request.params.userId))),
+  );
+
+  app.patch(
+    '/api/customers/internal/:customerId/statistics',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'Set and/or atomically increment order and complaint statistics',
+        description:
+          'Absolute values (≥ 0) and signed `increment` deltas are applied in one UPDATE statement; a change that would ' +
+          'drive any counter below 0 is refused as a whole with 409.',
+        security: API_KEY_SECURITY,
+        params: customerIdParams,
+        body: statisticsBody,
+        response: recordResponse,
+      },
+    },
+    async (request) =>
+      success('Customer statistics updated successfully', toRecord(await service.updateStatistics(request.params.customerId, request.body))),
+  );
+
+  app.patch(
+    '/api/customers/internal/user/:userId',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'Keep the copied profile fields (and status) in step with ATHS',
+        security: API_KEY_SECURITY,
+        params: userIdParams,
+        body: profileSyncBody,
+        response: recordResponse,
+      },
+    },
+    async (request) => success('Customer updated successfully', toRecord(await service.syncProfile(request.params.userId, request.body))),
+  );
+}

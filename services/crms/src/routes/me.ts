@@ -1,0 +1,42 @@
+import { authOf, bearerGuard, successSchema, type AccessClaims, type App } from '@shop/service-kit';
+import { customerRecordSchema, statisticsSchema, toRecord, toStatistics } from '../customers/dto.ts';
+import type { CustomersService } from '../customers/service.ts';
+import { BEARER_SECURITY, bearerErrors, success } from './common.ts';
+
+/** The caller's own record (repaired from ATHS when a Customer has none yet). */
+export function registerMeRoutes(
+  app: App,
+  options: { service: CustomersService; verify: (token: string) => Promise<AccessClaims> },
+): void {
+  const { service } = options;
+  const guard = bearerGuard({ verify: options.verify, roles: ['Customer', 'Administrator'] });
+  const tags = ['customer'];
+
+  app.get(
+    '/api/customers/me',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'My customer record',
+        security: BEARER_SECURITY,
+        response: { 200: successSchema(customerRecordSchema), ...bearerErrors },
+      },
+    },
+    async (request) => success('Customer profile retrieved successfully', toRecord(await service.getOwn(authOf(request)))),
+  );
+
+  app.get(
+    '/api/customers/me/statistics',
+    {
+      onRequest: guard,
+      schema: {
+        tags,
+        summary: 'My order and complaint statistics',
+        security: BEARER_SECURITY,
+        response: { 200: successSchema(statisticsSchema), ...bearerErrors },
+      },
+    },
+    async (request) => success('Customer statistics retrieved successfully', toStatistics(await service.getOwn(authOf(request)))),
+  );
+}
