@@ -1,0 +1,223 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import {
+  accessTokenVerifier,
+  apiKeyGuard,
+  bearerGuard,
+  buildServer,
+  createLogger,
+  createMetricsRegistry,
+  forbidden,
+  openDatabase,
+  unauthorized,
+  type AccessClaims,
+  type DatabaseHandle,
+  type Logger,
+} from '@shop/service-kit';
+import type { Registry } from 'prom-client';
+import type { AthsConfig } from './config.ts';
+import type { AthsApp, AthsContext } from './context.ts';
+import { registerRateLimits } from './http/rate-limits.ts';
+import { Mailer, type MailTransport } from './mail/mailer.ts';
+import { createAthsMetrics } from './metrics.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerAuthRoutes } from './routes/auth.ts';
+import { registerInternalRoutes } from './routes/internal.ts';
+import { registerUserRoutes } from './routes/user.ts';
+import { registerWellKnownRoutes } from './routes/well-known.ts';
+import { pruneOneTimeTokens, pruneRefreshTokens } from './sessions/repository.ts';
+import { SessionService } from './sessions/service.ts';
+import { SigningKeyStore } from './signing-keys/key-store.ts';
+import { noUserLifecycleHooks, type UserLifecycleHooks } from './users/lifecycle-hooks.ts';
+import { PasswordHasher } from './users/passwords.ts';
+import { UserService } from './users/service.ts';
+
+export type { AthsApp, AthsContext } from './context.ts';
+
+export const SERVICE_NAME = 'aths';
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
+export const MIGRATIONS_TABLE = '__aths_migrations';
+export const DEFAULT_DATA_DIR = './data/aths';
+
+const VERSION = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+/** What the lifecycle-hook factory can use (the rest of the context is built after the hooks). */
+export interface HookFactoryContext {
+  config: AthsConfig;
+  database: DatabaseHandle;
+  logger: Logger;
+  metrics: Registry;
+}
+
+export interface BuildAppDeps {
+  /** An open database (not closed by the app); default: openDatabase(DATABASE_URL or ./data/aths). */
+  database?: DatabaseHandle;
+  logger?: Logger;
+  /** Replaces the SMTP transport (tests prefer a real SMTP server through SMTP_URL). */
+  mailTransport?: MailTransport;
+  /** Called inside every user-write transaction (default: no-op). May be a factory receiving the database etc. */
+  userLifecycleHooks?: UserLifecycleHooks | ((ctx: HookFactoryContext) => UserLifecycleHooks | Promise<UserLifecycleHooks>);
+  /** Extra route modules / workers registered after ATHS's own routes (e.g. customer provisioning). */
+  extensions?: Array<(app: AthsApp, ctx: AthsContext) => void | Promise<void>>;
+  /** Create the ADMIN_EMAIL administrator at start (default true when ADMIN_EMAIL is set). */
+  bootstrapAdmin?: boolean;
+  /** How often signing keys are re-read from the database (default 30 s). */
+  keyRefreshIntervalMs?: number;
+}
+
+/**
+ * Builds ATHS: opens (and migrates) the database, loads or creates the signing key, creates the first
+ * administrator, and registers every route. Call `listen()` or `inject()` on the result; `close()` releases all.
+ */
+export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Promise<AthsApp> {
+  const logger = deps.logger ?? createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
+  for (const warning of config.warnings) logger.warn(warning);
+  const metrics = createMetricsRegistry(SERVICE_NAME);
+  const ownsDatabase = !deps.database;
+  const database =
+    deps.database ??
+    (await openDatabase({
+      url: config.DATABASE_URL,
+      defaultDir: DEFAULT_DATA_DIR,
+      migrationsFolder: MIGRATIONS_FOLDER,
+      migrationsTable: MIGRATIONS_TABLE,
+    }));
+  const cleanups: Array<() => Promise<void> | void> = [];
+  if (ownsDatabase) cleanups.push(() => database.close());
+
+  try {
+    const redis = config.REDIS_URL
+      ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 })
+      : null;
+    if (redis) {
+      redis.on('error', (error: Error) => logger.warn({ err: { message: error.message } }, 'redis error'));
+      cleanups.unshift(async () => {
+        await redis.quit().catch(() => redis.disconnect());
+      });
+    }
+
+    const keys = new SigningKeyStore(database.db, {
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
+      refreshIntervalMs: deps.keyRefreshIntervalMs,
+      logger,
+    });
+    await keys.init();
+    const verifyAccessToken = accessTokenVerifier({ keys: keys.getKey, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+
+    const mailer = new Mailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger, transport: deps.mailTransport });
+    cleanups.unshift(() => mailer.close());
+    if (!mailer.delivers) logger.warn('SMTP_URL is not set: e-mails and their links are written to the log');
+
+    const passwords = new PasswordHasher();
+    const athsMetrics = createAthsMetrics(metrics);
+    const sessions = new SessionService({
+      db: database.db,
+      keys,
+      logger,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL,
+    });
+    const hooksOption = deps.userLifecycleHooks ?? noUserLifecycleHooks;
+    const hooks = typeof hooksOption === 'function' ? await hooksOption({ config, database, logger, metrics }) : hooksOption;
+    const users = new UserService({ db: database.db, hooks, passwords, sessions, mailer, config, logger, metrics: athsMetrics });
+
+    const app = (await buildServer({
+      service: SERVICE_NAME,
+      version: VERSION,
+      description: 'Authentication Service: accounts, sign-in, access and refresh tokens, JWKS, user administration',
+      logger,
+      metrics,
+      trustProxy: config.TRUST_PROXY,
+      readiness: {
+        database: () => database.ping(),
+        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+      },
+    })) as AthsApp;
+
+    const rateLimits = await registerRateLimits(app, config, redis ?? undefined);
+
+    const checkAccount = async (claims: AccessClaims, role?: 'Administrator') => {
+      const state = await users.accountState(claims.userId);
+      if (!state) throw unauthorized('Invalid or expired token', 'token', 'The account no longer exists');
+      // A role change takes effect at once, not when the old token expires.
+      if (role && state.role !== role) {
+        throw forbidden('Insufficient permissions', 'role', `This action requires role ${role}`);
+      }
+      return state.isActive;
+    };
+
+    const ctx: AthsContext = {
+      config,
+      database,
+      db: database.db,
+      logger,
+      metrics,
+      athsMetrics,
+      keys,
+      sessions,
+      users,
+      passwords,
+      mailer,
+      hooks,
+      redis,
+      rateLimits,
+      verifyAccessToken,
+      guards: {
+        user: bearerGuard({ verify: verifyAccessToken, isAccountActive: (claims) => checkAccount(claims) }),
+        administrator: bearerGuard({
+          verify: verifyAccessToken,
+          roles: ['Administrator'],
+          isAccountActive: (claims) => checkAccount(claims, 'Administrator'),
+        }),
+        internal: apiKeyGuard(config.SERVICE_API_KEYS, ['x-service-api-key', 'x-api-key']),
+      },
+    };
+    app.decorate('aths', ctx);
+
+    registerWellKnownRoutes(app, ctx);
+    registerAuthRoutes(app, ctx);
+    registerUserRoutes(app, ctx);
+    registerAdminRoutes(app, ctx);
+    registerInternalRoutes(app, ctx);
+    for (const extension of deps.extensions ?? []) await extension(app, ctx);
+
+    // Housekeeping: expired tokens are deleted hourly.
+    const prune = setInterval(() => {
+      const cutoff = new Date(Date.now() - 24 * 3600_000);
+      Promise.all([pruneRefreshTokens(database.db, cutoff), pruneOneTimeTokens(database.db, cutoff)]).catch((error: unknown) =>
+        logger.warn({ err: error }, 'pruning expired tokens failed'),
+      );
+    }, 3600_000);
+    prune.unref();
+    cleanups.unshift(() => clearInterval(prune));
+
+    app.addHook('onClose', async () => {
+      for (const cleanup of cleanups) {
+        try {
+          await cleanup();
+        } catch (error) {
+          logger.warn({ err: error }, 'error while closing');
+        }
+      }
+    });
+
+    if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD && deps.bootstrapAdmin !== false) {
+      const outcome = await users.ensureAdministrator(config.ADMIN_EMAIL, config.ADMIN_PASSWORD, config.ADMIN_FULL_NAME);
+      logger.info({ email: config.ADMIN_EMAIL, outcome }, outcome === 'created' ? 'created the first administrator' : 'administrator account already exists');
+    }
+    void passwords.warmUp();
+    return app;
+  } catch (error) {
+    for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);
+    throw error;
+  }
+}

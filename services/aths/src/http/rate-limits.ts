@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import { HttpError, type App } from '@shop/service-kit';
+import type { AthsConfig } from '../config.ts';
+
+type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+export interface RateLimits {
+  login: PreHandler[];
+  register: PreHandler[];
+  forgotPassword: PreHandler[];
+  resetPassword: PreHandler[];
+}
+
+interface Limit {
+  name: string;
+  max: number;
+  key: (request: FastifyRequest) => string | undefined;
+}
+
+const byIp = (request: FastifyRequest) => request.ip;
+/** Per-e-mail counters are keyed by a digest, so addresses never sit in the counter store. */
+const byEmail = (request: FastifyRequest) => {
+  const email = (request.body as { email?: unknown } | undefined)?.email;
+  if (typeof email !== 'string' || email.length === 0) return undefined;
+  return createHash('sha256').update(email.trim().toLowerCase()).digest('base64url').slice(0, 22);
+};
+
+/**
+ * Per-IP and per-e-mail limits for the credential endpoints, counted in @fastify/rate-limit's store (in-process, or
+ * Redis when REDIS_URL is set, so several instances share counts). Every limit of a route is counted and the first
+ * exceeded one answers 429 (`retry-after` set). Disabled entirely with RATE_LIMIT_ENABLED=false.
+ * When the store fails (Redis down) requests are let through and the error is logged: availability over limits.
+ */
+export async function registerRateLimits(app: App, config: AthsConfig, redis?: Redis): Promise<RateLimits> {
+  if (!config.RATE_LIMIT_ENABLED) return { login: [], register: [], forgotPassword: [], resetPassword: [] };
+  await app.register(rateLimit, {
+    global: false,
+    timeWindow: config.RATE_LIMIT_WINDOW * 1000,
+    skipOnError: true,
+    ...(redis ? { redis, nameSpace: config.RATE_LIMIT_REDIS_PREFIX } : {}),
+  });
+
+  const handler = (limits: Limit[]): PreHandler[] => {
+    const checks = limits.map((limit) => ({
+      limit,
+      check: app.createRateLimit({
+        max: limit.max,
+        timeWindow: config.RATE_LIMIT_WINDOW * 1000,
+        keyGenerator: (request) => `${limit.name}:${limit.key(request) ?? ''}`,
+      }),
+    }));
+    return [
+      async (request, reply) => {
+        for (const { limit, check } of checks) {
+          if (limit.key(request) === undefined) continue;
+          const result = await check(request);
+          if (result.isAllowed || !result.isExceeded) continue;
+          const retryAfter = Math.max(1, result.ttlInSeconds);
+          reply.header('retry-after', String(retryAfter));
+          request.log.warn({ limit: limit.name }, 'rate limit exceeded');
+          throw new HttpError(429, 'Too many requests', [
+            { field: 'rate-limit', message: `Too many attempts; retry in ${retryAfter} seconds` },
+          ]);
+        }
+      },
+    ];
+  };
+
+  return {
+    login: handler([
+      { name: 'login-ip', max: config.RATE_LIMIT_LOGIN_PER_IP, key: byIp },
+      { name: 'login-email', max: config.RATE_LIMIT_LOGIN_PER_EMAIL, key: byEmail },
+    ]),
+    register: handler([{ name: 'register-ip', max: config.RATE_LIMIT_REGISTER_PER_IP, key: byIp }]),
+    forgotPassword: handler([
+      { name: 'forgot-ip', max: config.RATE_LIMIT_PASSWORD_PER_IP, key: byIp },
+      { name: 'forgot-email', max: config.RATE_LIMIT_PASSWORD_PER_EMAIL, key: byEmail },
+    ]),
+    resetPassword: handler([{ name: 'reset-ip', max: config.RATE_LIMIT_PASSWORD_PER_IP, key: byIp }]),
+  };
+}

@@ -1,0 +1,134 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from '@shop/service-kit';
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  /** The link inside (written to the log when no SMTP server is configured). */
+  link?: string;
+  /** For logs: what kind of mail this is. */
+  kind: string;
+}
+
+/** The part of a nodemailer transport the mailer uses (tests may pass their own). */
+export interface MailTransport {
+  sendMail(message: { from: string; to: string; subject: string; text: string; html?: string }): Promise<unknown>;
+  close?(): void;
+}
+
+export interface MailerOptions {
+  smtpUrl?: string;
+  from: string;
+  logger: Logger;
+  transport?: MailTransport;
+  /** Messages sent at the same time. */
+  concurrency?: number;
+  /** Attempts per message before it is given up (logged as an error). */
+  attempts?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * Outgoing mail, never on a request's critical path: `enqueue` returns at once and the message is sent from an
+ * in-process queue after the current request's response went out. Failures are retried a few times, then logged.
+ * Without an SMTP server, the message and its link are written to the log instead (development).
+ */
+export class Mailer {
+  private readonly queue: MailMessage[] = [];
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private readonly transport: MailTransport | null;
+  private readonly concurrency: number;
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+
+  constructor(private readonly options: MailerOptions) {
+    this.transport =
+      options.transport ??
+      (options.smtpUrl ? (nodemailer.createTransport(options.smtpUrl) as Transporter as unknown as MailTransport) : null);
+    this.concurrency = options.concurrency ?? 4;
+    this.attempts = options.attempts ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 2_000;
+  }
+
+  get delivers(): boolean {
+    return this.transport !== null;
+  }
+
+  enqueue(message: MailMessage): void {
+    if (this.closed) {
+      this.options.logger.warn({ kind: message.kind }, 'mailer closed: message dropped');
+      return;
+    }
+    this.queue.push(message);
+    // setImmediate: after the I/O phase in which the current response is written.
+    setImmediate(() => this.pump());
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.queue.length > 0) {
+      const message = this.queue.shift()!;
+      this.active++;
+      void this.deliver(message).finally(() => {
+        this.active--;
+        if (this.queue.length > 0) this.pump();
+        else if (this.active === 0) this.notifyIdle();
+      });
+    }
+  }
+
+  private async deliver(message: MailMessage): Promise<void> {
+    const { logger } = this.options;
+    if (!this.transport) {
+      logger.info(
+        { mail: { kind: message.kind, to: message.to, subject: message.subject, link: message.link } },
+        `mail not sent (no SMTP_URL): ${message.subject} → ${message.to}${message.link ? ` link: ${message.link}` : ''}`,
+      );
+      return;
+    }
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      const started = Date.now();
+      try {
+        await this.transport.sendMail({
+          from: this.options.from,
+          to: message.to,
+          subject: message.subject,
+          text: message.text,
+          html: message.html,
+        });
+        logger.info({ mail: { kind: message.kind, to: message.to }, attempt, durationMs: Date.now() - started }, 'mail sent');
+        return;
+      } catch (error) {
+        const last = attempt === this.attempts || this.closed;
+        logger[last ? 'error' : 'warn'](
+          { mail: { kind: message.kind, to: message.to }, attempt, err: { message: (error as Error).message } },
+          last ? 'mail delivery failed; giving up' : 'mail delivery failed; will retry',
+        );
+        if (last) return;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * attempt));
+      }
+    }
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves once nothing is queued or being sent. */
+  idle(): Promise<void> {
+    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops taking messages and waits (up to `graceMs`) for the queue to drain. */
+  async close(graceMs = 5_000): Promise<void> {
+    this.closed = true;
+    await Promise.race([this.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+    this.transport?.close?.();
+  }
+}

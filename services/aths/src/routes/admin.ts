@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import {
+  authOf,
+  listSchema,
+  objectIdSchema,
+  ok,
+  paginate,
+  paginationQuery,
+  successSchema,
+  type App,
+} from '@shop/service-kit';
+import type { AthsContext } from '../context.ts';
+import {
+  addressInput,
+  contactNumberInput,
+  emailInput,
+  fullNameInput,
+  passwordInput,
+  publicUserSchema,
+  roleSchema,
+  toPublicUser,
+  userDataSchema,
+} from '../users/dto.ts';
+import { bearerSecurity, errorResponses, okWith } from './common.ts';
+
+const tags = ['admin'];
+const userIdParams = z.object({ userId: objectIdSchema });
+
+const booleanQuery = z
+  .enum(['true', 'false'], { message: 'must be true or false' })
+  .transform((value) => value === 'true');
+
+export function registerAdminRoutes(app: App, ctx: AthsContext): void {
+  const { users, guards } = ctx;
+  const preHandler = guards.administrator;
+
+  app.get(
+    '/api/admin/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'List users',
+        description: '`search` is a literal, case-insensitive substring of the name or e-mail.',
+        security: bearerSecurity,
+        querystring: paginationQuery.extend({
+          role: roleSchema.optional(),
+          isActive: booleanQuery.optional(),
+          search: z.string().trim().max(100).optional(),
+        }),
+        response: { 200: successSchema(listSchema(publicUserSchema)), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { page, limit, role, isActive, search } = request.query;
+      const { rows, total } = await users.listUsers({ page, limit, role, isActive, search: search || undefined });
+      return okWith('Users retrieved successfully', paginate(rows.map(toPublicUser), total, page, limit));
+    },
+  );
+
+  app.post(
+    '/api/admin/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Create a user of any role',
+        security: bearerSecurity,
+        body: z.object({
+          email: emailInput,
+          password: passwordInput,
+          fullName: fullNameInput,
+          contactNumber: contactNumberInput,
+          address: addressInput.optional(),
+          role: roleSchema.default('Customer'),
+        }),
+        response: { 201: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 409) },
+      },
+    },
+    async (request, reply) => {
+      const user = await users.createUser(request.body);
+      return reply.code(201).send(okWith('User created successfully', { user: toPublicUser(user) }));
+    },
+  );
+
+  app.get(
+    '/api/admin/stats',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'User counts',
+        security: bearerSecurity,
+        response: {
+          200: successSchema(
+            z.object({
+              totalUsers: z.number(),
+              activeUsers: z.number(),
+              inactiveUsers: z.number(),
+              verifiedUsers: z.number(),
+              unverifiedUsers: z.number(),
+              customerCount: z.number(),
+              adminCount: z.number(),
+            }),
+          ),
+          ...errorResponses(401, 403),
+        },
+      },
+    },
+    async () => okWith('Statistics retrieved successfully', await users.stats()),
+  );
+
+  for (const [action, isActive] of [
+    ['activate', true],
+    ['deactivate', false],
+  ] as const) {
+    app.put(
+      `/api/admin/users/:userId/${action}`,
+      {
+        preHandler,
+        schema: {
+          tags,
+          summary: isActive ? 'Reactivate a user' : 'Deactivate a user (revokes their refresh tokens)',
+          security: bearerSecurity,
+          params: userIdParams,
+          response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 404, 409) },
+        },
+      },
+      async (request) => {
+        const user = await users.setActive(request.params.userId, isActive, 'admin', authOf(request).userId);
+        return okWith(isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
+      },
+    );
+  }
+
+  app.put(
+    '/api/admin/users/:userId/role',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: "Change a user's role (not your own)",
+        security: bearerSecurity,
+        params: userIdParams,
+        body: z.object({ role: roleSchema }),
+        response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const user = await users.changeRole(authOf(request).userId, request.params.userId, request.body.role);
+      return okWith('User role updated successfully', { user: toPublicUser(user) });
+    },
+  );
+
+  app.delete(
+    '/api/admin/users/:userId',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Delete a user permanently (not yourself, not the last Administrator)',
+        security: bearerSecurity,
+        params: userIdParams,
+        response: {
+          200: successSchema(z.object({ userId: z.string(), deletedAt: z.string() })),
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      await users.deleteUser(authOf(request).userId, request.params.userId);
+      return okWith('User deleted successfully', { userId: request.params.userId, deletedAt: new Date().toISOString() });
+    },
+  );
+}

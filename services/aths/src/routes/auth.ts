@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { authOf, badRequest, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
+import type { AthsContext } from '../context.ts';
+import {
+  addressInput,
+  authResultSchema,
+  contactNumberInput,
+  emailInput,
+  fullNameInput,
+  passwordInput,
+  toPublicUser,
+  tokenPairSchema,
+  userDataSchema,
+} from '../users/dto.ts';
+import { bearerSecurity, errorResponses, okWith } from './common.ts';
+
+const tags = ['auth'];
+
+export function registerAuthRoutes(app: App, ctx: AthsContext): void {
+  const { users, sessions, rateLimits, guards } = ctx;
+
+  app.post(
+    '/api/auth/register',
+    {
+      preHandler: rateLimits.register,
+      schema: {
+        tags,
+        summary: 'Register a Customer account',
+        description:
+          'Creates a Customer (any other `role` → 403), signs them in and sends a verification e-mail. The CRMS record is provisioned asynchronously.',
+        security: [],
+        body: z.object({
+          email: emailInput,
+          password: passwordInput,
+          fullName: fullNameInput,
+          contactNumber: contactNumberInput,
+          address: addressInput.optional(),
+          role: z.string().optional().describe('Only `Customer` is accepted'),
+        }),
+        response: { 201: successSchema(authResultSchema), ...errorResponses(400, 403, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { user, tokens } = await users.register(request.body);
+      return reply.code(201).send(okWith('User registered successfully', { user: toPublicUser(user), ...tokens }));
+    },
+  );
+
+  app.post(
+    '/api/auth/login',
+    {
+      preHandler: rateLimits.login,
+      schema: {
+        tags,
+        summary: 'Sign in with e-mail and password',
+        security: [],
+        // Login does not re-check the password rule (older passwords may predate it): any non-empty string.
+        body: z.object({ email: emailInput, password: z.string().min(1).max(1024) }),
+        response: { 200: successSchema(authResultSchema), ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request) => {
+      const { user, tokens } = await users.login(request.body.email, request.body.password);
+      return okWith('Login successful', { user: toPublicUser(user), ...tokens });
+    },
+  );
+
+  app.post(
+    '/api/auth/refresh-token',
+    {
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new token pair (rotation)',
+        description: 'The presented refresh token is used up. Presenting an already-used one revokes its whole session.',
+        security: [],
+        body: z.object({ refreshToken: z.string().min(1).max(512) }),
+        response: { 200: successSchema(tokenPairSchema), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      try {
+        const tokens = await sessions.refresh(request.body.refreshToken);
+        ctx.athsMetrics.refreshes.inc({ outcome: 'success' });
+        return okWith('Token refreshed successfully', tokens);
+      } catch (error) {
+        ctx.athsMetrics.refreshes.inc({ outcome: 'rejected' });
+        throw error;
+      }
+    },
+  );
+
+  app.post(
+    '/api/auth/logout',
+    {
+      schema: {
+        tags,
+        summary: 'End the session of a refresh token',
+        security: [],
+        body: z.object({ refreshToken: z.string().max(512).optional() }).optional(),
+        response: { 200: messageOnlySchema, ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const token = request.body?.refreshToken;
+      if (token) await sessions.logout(token);
+      return ok('Logout successful');
+    },
+  );
+
+  app.post(
+    '/api/auth/forgot-password',
+    {
+      preHandler: rateLimits.forgotPassword,
+      schema: {
+        tags,
+        summary: 'Send a password-reset link',
+        description: 'Answers the same whether or not an account exists for the address.',
+        security: [],
+        body: z.object({ email: emailInput }),
+        response: { 200: messageOnlySchema, ...errorResponses(400, 429) },
+      },
+    },
+    async (request) => {
+      await users.forgotPassword(request.body.email);
+      return ok('If an account exists for this email, a password reset link has been sent');
+    },
+  );
+
+  app.post(
+    '/api/auth/reset-password',
+    {
+      preHandler: rateLimits.resetPassword,
+      schema: {
+        tags,
+        summary: 'Set a new password with a reset token',
+        security: [],
+        body: z.object({
+          token: z.string().min(1).max(512).optional(),
+          resetToken: z.string().min(1).max(512).optional(),
+          newPassword: passwordInput,
+          confirmPassword: z.string().optional(),
+        }),
+        response: { 200: messageOnlySchema, ...errorResponses(400, 429) },
+      },
+    },
+    async (request) => {
+      const { token, resetToken, newPassword, confirmPassword } = request.body;
+      const value = token ?? resetToken;
+      if (!value) throw badRequest('Validation failed', 'body -> token', 'field required');
+      if (confirmPassword !== undefined && confirmPassword !== newPassword) {
+        throw badRequest('Validation failed', 'body -> confirmPassword', 'must match newPassword');
+      }
+      await users.resetPassword(value, newPassword);
+      return ok('Password reset successfully. Please sign in with your new password');
+    },
+  );
+
+  app.post(
+    '/api/auth/verify-email',
+    {
+      schema: {
+        tags,
+        summary: 'Confirm an e-mail address with the token from the verification mail',
+        security: [],
+        body: z.object({ token: z.string().min(1).max(512) }),
+        response: { 200: successSchema(userDataSchema), ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const user = await users.verifyEmail(request.body.token);
+      return okWith('Email verified successfully', { user: toPublicUser(user) });
+    },
+  );
+
+  app.post(
+    '/api/auth/resend-verification',
+    {
+      preHandler: guards.user,
+      schema: {
+        tags,
+        summary: 'Send a new verification e-mail',
+        security: bearerSecurity,
+        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      await users.resendVerification(authOf(request).userId);
+      return ok('Verification email sent');
+    },
+  );
+}

@@ -1,0 +1,105 @@
+import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
+import { newObjectId, type Executor } from '@shop/service-kit';
+import { oneTimeTokens, refreshTokens, type OneTimePurpose } from './schema.ts';
+
+export async function insertRefreshToken(
+  ex: Executor,
+  values: { tokenHash: string; familyId: string; userId: string; expiresAt: Date },
+): Promise<void> {
+  await ex.insert(refreshTokens).values({ id: newObjectId(), ...values });
+}
+
+/**
+ * Marks a live token rotated, atomically: of two concurrent uses of one token, exactly one gets the row back.
+ */
+export async function claimRefreshToken(
+  ex: Executor,
+  tokenHash: string,
+  now: Date,
+): Promise<{ familyId: string; userId: string } | undefined> {
+  const [row] = await ex
+    .update(refreshTokens)
+    .set({ rotatedAt: now })
+    .where(
+      and(
+        eq(refreshTokens.tokenHash, tokenHash),
+        isNull(refreshTokens.rotatedAt),
+        isNull(refreshTokens.revokedAt),
+        gt(refreshTokens.expiresAt, now),
+      ),
+    )
+    .returning({ familyId: refreshTokens.familyId, userId: refreshTokens.userId });
+  return row;
+}
+
+export async function findRefreshToken(ex: Executor, tokenHash: string) {
+  const [row] = await ex.select().from(refreshTokens).where(eq(refreshTokens.tokenHash, tokenHash));
+  return row;
+}
+
+export async function revokeFamily(ex: Executor, familyId: string, reason: string, now: Date): Promise<number> {
+  const rows = await ex
+    .update(refreshTokens)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)))
+    .returning({ id: refreshTokens.id });
+  return rows.length;
+}
+
+export async function revokeAllForUser(ex: Executor, userId: string, reason: string, now: Date): Promise<number> {
+  const rows = await ex
+    .update(refreshTokens)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)))
+    .returning({ id: refreshTokens.id });
+  return rows.length;
+}
+
+/** Drops tokens that can no longer be used by anyone (expired, or revoked/rotated a while ago). */
+export async function pruneRefreshTokens(ex: Executor, olderThan: Date): Promise<void> {
+  await ex
+    .delete(refreshTokens)
+    .where(or(lt(refreshTokens.expiresAt, olderThan), lt(refreshTokens.revokedAt, olderThan)));
+}
+
+export async function insertOneTimeToken(
+  ex: Executor,
+  values: { tokenHash: string; purpose: OneTimePurpose; userId: string; expiresAt: Date },
+): Promise<void> {
+  await ex.insert(oneTimeTokens).values(values);
+}
+
+/** Uses a one-time token: only an unused, unexpired token of that purpose matches, and only once. */
+export async function consumeOneTimeToken(
+  ex: Executor,
+  tokenHash: string,
+  purpose: OneTimePurpose,
+  now: Date,
+): Promise<string | undefined> {
+  const [row] = await ex
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, tokenHash),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, now),
+      ),
+    )
+    .returning({ userId: oneTimeTokens.userId });
+  return row?.userId;
+}
+
+/** Invalidates the user's other outstanding tokens of one purpose (a new link replaces the old ones). */
+export async function expireOneTimeTokens(ex: Executor, userId: string, purpose: OneTimePurpose, now: Date): Promise<void> {
+  await ex
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
+}
+
+export async function pruneOneTimeTokens(ex: Executor, olderThan: Date): Promise<void> {
+  await ex.delete(oneTimeTokens).where(lt(oneTimeTokens.expiresAt, olderThan));
+}
+

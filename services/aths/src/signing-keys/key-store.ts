@@ -1,0 +1,196 @@
+import { desc, gt, isNull, lt, or } from 'drizzle-orm';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { ACCESS_TOKEN_TYP, ACCESS_TOKEN_USE, type AccessClaims, type Database, type Logger } from '@shop/service-kit';
+import { signingKeys, type SigningKeyRow } from './schema.ts';
+
+export const SIGNING_ALGORITHM = 'EdDSA';
+
+export interface KeyStoreOptions {
+  issuer: string;
+  audience: string;
+  /** Access-token lifetime in seconds: how long a retired key must stay published. */
+  accessTokenTtlSeconds: number;
+  /** How often an instance re-reads the keys (to follow a rotation done elsewhere). Default 30 s. */
+  refreshIntervalMs?: number;
+  logger?: Logger;
+}
+
+interface Snapshot {
+  current: { kid: string; privateKey: CryptoKey };
+  published: JWK[];
+  verifyKeys: JWTVerifyGetKey;
+  loadedAt: number;
+}
+
+/** Margin for clock skew between instances and verifiers. */
+const SKEW_MS = 60_000;
+/** Retired keys are deleted from the database a day after they left the JWKS. */
+const DELETE_AFTER_MS = 24 * 3600_000;
+
+async function newKeyRow(): Promise<Omit<SigningKeyRow, 'createdAt' | 'retiredAt'>> {
+  const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { crv: 'Ed25519', extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const privateJwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return {
+    kid,
+    algorithm: SIGNING_ALGORITHM,
+    publicJwk: { ...publicJwk, kid, alg: SIGNING_ALGORITHM, use: 'sig' },
+    privateJwk: { ...privateJwk, kid, alg: SIGNING_ALGORITHM },
+  };
+}
+
+/**
+ * The Ed25519 keys that sign access tokens, kept in the database so that every instance and every restart uses
+ * the same ones. The first instance to start creates the key (a partial unique index makes a second concurrent
+ * creation a no-op); `rotate()` retires the current key and makes a new one, and the retired key stays in the
+ * JWKS for the access-token lifetime (plus the refresh interval and clock skew) so its tokens stay valid.
+ */
+export class SigningKeyStore {
+  private snapshot: Snapshot | null = null;
+  private loading: Promise<Snapshot> | null = null;
+  private lastUnknownKidReload = 0;
+  private readonly refreshIntervalMs: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: KeyStoreOptions,
+  ) {
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
+  }
+
+  /** How long a retired key stays published. */
+  get retentionMs(): number {
+    return this.options.accessTokenTtlSeconds * 1000 + this.refreshIntervalMs + SKEW_MS;
+  }
+
+  /** Makes sure a current key exists and loads the keys. */
+  async init(): Promise<void> {
+    await this.ensureCurrentKey();
+    await this.reload();
+  }
+
+  private async ensureCurrentKey(): Promise<void> {
+    const [current] = await this.db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt));
+    if (current) return;
+    const row = await newKeyRow();
+    // Two instances starting together: the partial unique index lets one insert win; the other does nothing.
+    const inserted = await this.db.insert(signingKeys).values(row).onConflictDoNothing().returning({ kid: signingKeys.kid });
+    if (inserted.length > 0) this.options.logger?.info({ kid: row.kid }, 'generated the access-token signing key');
+  }
+
+  /** Re-reads the keys from the database (single flight). */
+  reload(): Promise<Snapshot> {
+    this.loading ??= this.load().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<Snapshot> {
+    const publishedSince = new Date(Date.now() - this.retentionMs);
+    const rows = await this.db
+      .select()
+      .from(signingKeys)
+      .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, publishedSince)))
+      .orderBy(desc(signingKeys.createdAt));
+    let currentRow = rows.find((row) => row.retiredAt === null);
+    if (!currentRow) {
+      // Between a retirement and its replacement in another instance's transaction, or the key was removed.
+      await this.ensureCurrentKey();
+      const [row] = await this.db.select().from(signingKeys).where(isNull(signingKeys.retiredAt));
+      if (!row) throw new Error('No current signing key');
+      currentRow = row;
+      if (!rows.some((r) => r.kid === row.kid)) rows.unshift(row);
+    }
+    const privateKey = (await importJWK(currentRow.privateJwk, currentRow.algorithm)) as CryptoKey;
+    const published = rows.map((row) => row.publicJwk);
+    const snapshot: Snapshot = {
+      current: { kid: currentRow.kid, privateKey },
+      published,
+      verifyKeys: createLocalJWKSet({ keys: published }),
+      loadedAt: Date.now(),
+    };
+    this.snapshot = snapshot;
+    return snapshot;
+  }
+
+  private async fresh(): Promise<Snapshot> {
+    const snapshot = this.snapshot;
+    if (snapshot && Date.now() - snapshot.loadedAt < this.refreshIntervalMs) return snapshot;
+    if (snapshot) {
+      // Serve the current keys at once and refresh in the background.
+      void this.reload().catch((error: unknown) => this.options.logger?.warn({ err: error }, 'reloading signing keys failed'));
+      return snapshot;
+    }
+    return this.reload();
+  }
+
+  /** The public keys verifiers should accept (current and recently retired). */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    return { keys: (await this.fresh()).published };
+  }
+
+  /** Key resolver for jose's jwtVerify; an unknown `kid` triggers (at most once a second) a reload. */
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    let snapshot = await this.fresh();
+    const known = snapshot.published.some((key) => key.kid === header.kid);
+    if (!known && Date.now() - this.lastUnknownKidReload > 1_000) {
+      this.lastUnknownKidReload = Date.now();
+      snapshot = await this.reload();
+    }
+    return snapshot.verifyKeys(header, token);
+  };
+
+  /** Signs an access token (RFC 9068 style: typ at+jwt, token_use access). */
+  async sign(claims: AccessClaims, ttlSeconds = this.options.accessTokenTtlSeconds): Promise<string> {
+    const { current } = await this.fresh();
+    return new SignJWT({ userId: claims.userId, email: claims.email, role: claims.role, token_use: ACCESS_TOKEN_USE })
+      .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: current.kid, typ: ACCESS_TOKEN_TYP })
+      .setSubject(claims.userId)
+      .setIssuer(this.options.issuer)
+      .setAudience(this.options.audience)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+      .sign(current.privateKey);
+  }
+
+  /**
+   * Retires the current key and creates a new one, in one transaction. Returns both kids. Other instances pick the
+   * new key up within the refresh interval; until then their tokens are signed with the old key, which stays
+   * published long enough for that.
+   */
+  async rotate(): Promise<{ retiredKid: string | null; kid: string }> {
+    const row = await newKeyRow();
+    const now = new Date();
+    const retired = await this.db.transaction(async (tx) => {
+      const old = await tx
+        .update(signingKeys)
+        .set({ retiredAt: now })
+        .where(isNull(signingKeys.retiredAt))
+        .returning({ kid: signingKeys.kid });
+      await tx.insert(signingKeys).values(row);
+      await tx.delete(signingKeys).where(lt(signingKeys.retiredAt, new Date(now.getTime() - this.retentionMs - DELETE_AFTER_MS)));
+      return old[0]?.kid ?? null;
+    });
+    this.options.logger?.info({ kid: row.kid, retiredKid: retired }, 'rotated the access-token signing key');
+    await this.reload();
+    return { retiredKid: retired, kid: row.kid };
+  }
+
+  /** The kid currently used for signing. */
+  async currentKid(): Promise<string> {
+    return (await this.fresh()).current.kid;
+  }
+}
+

@@ -1,0 +1,427 @@
+import {
+  badRequest,
+  conflict,
+  forbidden,
+  HttpError,
+  newObjectId,
+  notFound,
+  unauthorized,
+  type Database,
+  type Executor,
+  type Logger,
+  type Role,
+} from '@shop/service-kit';
+import type { AthsConfig } from '../config.ts';
+import { isUniqueViolation } from '../db-errors.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { passwordResetMail, verificationMail } from '../mail/templates.ts';
+import type { AthsMetrics } from '../metrics.ts';
+import * as tokenRepo from '../sessions/repository.ts';
+import type { SessionService, TokenPair } from '../sessions/service.ts';
+import { hashToken, newOpaqueToken } from '../sessions/tokens.ts';
+import { toUserRecord, type ActiveChangeOrigin, type UserLifecycleHooks } from './lifecycle-hooks.ts';
+import type { PasswordHasher } from './passwords.ts';
+import * as repo from './repository.ts';
+import type { Address, UserRow } from './schema.ts';
+
+export interface UserServiceDeps {
+  db: Database;
+  hooks: UserLifecycleHooks;
+  passwords: PasswordHasher;
+  sessions: SessionService;
+  mailer: Mailer;
+  config: AthsConfig;
+  logger: Logger;
+  metrics: AthsMetrics;
+}
+
+export interface NewUserInput {
+  email: string;
+  password: string;
+  fullName: string;
+  contactNumber: string;
+  address?: Address;
+  role?: Role;
+}
+
+export interface ProfilePatch {
+  fullName?: string;
+  contactNumber?: string;
+  address?: Address;
+}
+
+const EMAIL_TAKEN = () => conflict('Email is already registered', 'email', 'An account with this email already exists');
+const invalidCredentials = () => unauthorized('Invalid email or password', 'credentials');
+const userNotFound = () => notFound('User not found', 'userId');
+
+function emailConstraint(error: unknown): boolean {
+  if (!isUniqueViolation(error)) return false;
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const constraint = (current as { constraint?: unknown }).constraint;
+    if (typeof constraint === 'string') return constraint === 'users_email_lower_unique';
+    current = (current as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
+function cleanAddress(address: Address | undefined): Address {
+  const result: Address = {};
+  for (const key of ['street', 'city', 'state', 'zipCode', 'country'] as const) {
+    const value = address?.[key];
+    if (typeof value === 'string' && value.length > 0) result[key] = value;
+  }
+  return result;
+}
+
+/** Users: registration, login, self-service, administration and the internal look-ups. */
+export class UserService {
+  constructor(private readonly deps: UserServiceDeps) {}
+
+  /** Runs a write in one transaction, then tells the lifecycle hooks it committed. */
+  private async write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
+    const result = await this.deps.db.transaction(work);
+    try {
+      this.deps.hooks.afterCommit();
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'user lifecycle afterCommit hook failed');
+    }
+    return result;
+  }
+
+  private async issueOneTimeToken(tx: Executor, userId: string, purpose: 'password_reset' | 'email_verification'): Promise<string> {
+    const ttl = purpose === 'password_reset' ? this.deps.config.PASSWORD_RESET_TTL : this.deps.config.EMAIL_VERIFICATION_TTL;
+    const token = newOpaqueToken();
+    const now = new Date();
+    await tokenRepo.expireOneTimeTokens(tx, userId, purpose, now);
+    await tokenRepo.insertOneTimeToken(tx, {
+      tokenHash: hashToken(token),
+      purpose,
+      userId,
+      expiresAt: new Date(now.getTime() + ttl * 1000),
+    });
+    return token;
+  }
+
+  private sendVerification(user: UserRow, token: string): void {
+    this.deps.mailer.enqueue(
+      verificationMail({
+        to: user.email,
+        fullName: user.fullName,
+        token,
+        baseUrl: this.deps.config.APP_BASE_URL,
+        ttlSeconds: this.deps.config.EMAIL_VERIFICATION_TTL,
+      }),
+    );
+  }
+
+  /** Public registration: Customers only. One transaction: user, refresh-token family, verification token, hook. */
+  async register(input: Omit<NewUserInput, 'role'> & { role?: string }): Promise<{ user: UserRow; tokens: TokenPair }> {
+    if (input.role !== undefined && input.role !== 'Customer') {
+      throw forbidden(
+        'Registration can only create Customer accounts',
+        'body -> role',
+        'Only the Customer role can be chosen at registration; administrators are created by an administrator',
+      );
+    }
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    let created: { user: UserRow; refreshToken: string; verificationToken: string };
+    try {
+      created = await this.write(async (tx) => {
+        const user = await repo.insertUser(tx, {
+          id: newObjectId(),
+          email: input.email,
+          passwordHash,
+          fullName: input.fullName,
+          contactNumber: input.contactNumber,
+          address: cleanAddress(input.address),
+          role: 'Customer',
+        });
+        const refreshToken = await this.deps.sessions.createRefreshToken(tx, user.id);
+        const verificationToken = await this.issueOneTimeToken(tx, user.id, 'email_verification');
+        await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
+        return { user, refreshToken, verificationToken };
+      });
+    } catch (error) {
+      if (emailConstraint(error)) throw EMAIL_TAKEN();
+      throw error;
+    }
+    this.deps.metrics.registrations.inc({ role: 'Customer' });
+    this.sendVerification(created.user, created.verificationToken);
+    return { user: created.user, tokens: await this.deps.sessions.pair(created.user, created.refreshToken) };
+  }
+
+  /** An administrator creates a user of any role. */
+  async createUser(input: NewUserInput & { role: Role; emailVerified?: boolean }, options: { sendVerification?: boolean } = {}): Promise<UserRow> {
+    const passwordHash = await this.deps.passwords.hash(input.password);
+    let created: { user: UserRow; verificationToken: string | null };
+    try {
+      created = await this.write(async (tx) => {
+        const user = await repo.insertUser(tx, {
+          id: newObjectId(),
+          email: input.email,
+          passwordHash,
+          fullName: input.fullName,
+          contactNumber: input.contactNumber,
+          address: cleanAddress(input.address),
+          role: input.role,
+          emailVerified: input.emailVerified ?? false,
+        });
+        const verificationToken =
+          options.sendVerification !== false && !user.emailVerified ? await this.issueOneTimeToken(tx, user.id, 'email_verification') : null;
+        await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
+        return { user, verificationToken };
+      });
+    } catch (error) {
+      if (emailConstraint(error)) throw EMAIL_TAKEN();
+      throw error;
+    }
+    this.deps.metrics.registrations.inc({ role: created.user.role });
+    if (created.verificationToken) this.sendVerification(created.user, created.verificationToken);
+    return created.user;
+  }
+
+  /**
+   * The first administrator from ADMIN_EMAIL / ADMIN_PASSWORD: created when no user has that e-mail, never
+   * overwritten. Safe when several instances start together.
+   */
+  async ensureAdministrator(email: string, password: string, fullName = 'Administrator'): Promise<'created' | 'exists'> {
+    const existing = await repo.findUserByEmail(this.deps.db, email);
+    if (existing) {
+      if (existing.role !== 'Administrator') {
+        this.deps.logger.warn({ userId: existing.id }, 'ADMIN_EMAIL belongs to an existing user who is not an Administrator; left unchanged');
+      }
+      return 'exists';
+    }
+    try {
+      await this.createUser(
+        { email: email.trim().toLowerCase(), password, fullName, contactNumber: '0000000000', role: 'Administrator', emailVerified: true },
+        { sendVerification: false },
+      );
+      return 'created';
+    } catch (error) {
+      if (error instanceof HttpError && error.statusCode === 409) return 'exists';
+      throw error;
+    }
+  }
+
+  /** Same answer and comparable time for an unknown e-mail, a wrong password and a deactivated account. */
+  async login(email: string, password: string): Promise<{ user: UserRow; tokens: TokenPair }> {
+    const user = await repo.findUserByEmail(this.deps.db, email);
+    if (!user) {
+      await this.deps.passwords.verifyDummy(password);
+      this.deps.metrics.logins.inc({ outcome: 'unknown-email' });
+      throw invalidCredentials();
+    }
+    const valid = await this.deps.passwords.verify(user.passwordHash, password);
+    if (!valid || !user.isActive) {
+      this.deps.metrics.logins.inc({ outcome: valid ? 'inactive' : 'wrong-password' });
+      throw invalidCredentials();
+    }
+    const now = new Date();
+    const refreshToken = await this.deps.db.transaction(async (tx) => {
+      await repo.updateUser(tx, user.id, { lastLoginAt: now }, false);
+      return this.deps.sessions.createRefreshToken(tx, user.id);
+    });
+    this.deps.metrics.logins.inc({ outcome: 'success' });
+    return { user, tokens: await this.deps.sessions.pair(user, refreshToken) };
+  }
+
+  /** Sends a reset link when the account exists and is active; the caller answers the same either way. */
+  async forgotPassword(email: string): Promise<void> {
+    const user = await repo.findUserByEmail(this.deps.db, email);
+    if (!user || !user.isActive) {
+      this.deps.logger.info('password reset asked for an unknown or inactive account');
+      return;
+    }
+    const token = await this.deps.db.transaction((tx) => this.issueOneTimeToken(tx, user.id, 'password_reset'));
+    this.deps.mailer.enqueue(
+      passwordResetMail({
+        to: user.email,
+        fullName: user.fullName,
+        token,
+        baseUrl: this.deps.config.APP_BASE_URL,
+        ttlSeconds: this.deps.config.PASSWORD_RESET_TTL,
+      }),
+    );
+  }
+
+  /** Single-use token → new password; every refresh token of the user is revoked. */
+  async resetPassword(token: string, newPassword: string): Promise<void> {
+    const passwordHash = await this.deps.passwords.hash(newPassword);
+    const userId = await this.deps.db.transaction(async (tx) => {
+      const now = new Date();
+      const id = await tokenRepo.consumeOneTimeToken(tx, hashToken(token), 'password_reset', now);
+      if (!id) return undefined;
+      await repo.updateUser(tx, id, { passwordHash });
+      await tokenRepo.expireOneTimeTokens(tx, id, 'password_reset', now);
+      await this.deps.sessions.revokeAllForUser(tx, id, 'password-reset');
+      return id;
+    });
+    if (!userId) throw badRequest('Invalid or expired reset token', 'token', 'The reset token is invalid, expired or already used');
+    this.deps.logger.info({ userId }, 'password reset');
+  }
+
+  async verifyEmail(token: string): Promise<UserRow> {
+    const user = await this.deps.db.transaction(async (tx) => {
+      const id = await tokenRepo.consumeOneTimeToken(tx, hashToken(token), 'email_verification', new Date());
+      if (!id) return undefined;
+      return repo.updateUser(tx, id, { emailVerified: true });
+    });
+    if (!user) throw badRequest('Invalid or expired verification token', 'token', 'The verification token is invalid, expired or already used');
+    return user;
+  }
+
+  async resendVerification(userId: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (user.emailVerified) throw badRequest('Email is already verified', 'email');
+    const token = await this.deps.db.transaction((tx) => this.issueOneTimeToken(tx, user.id, 'email_verification'));
+    this.sendVerification(user, token);
+  }
+
+  async requireUser(userId: string): Promise<UserRow> {
+    const user = await repo.findUserById(this.deps.db, userId);
+    if (!user) throw userNotFound();
+    return user;
+  }
+
+  findUser(userId: string): Promise<UserRow | undefined> {
+    return repo.findUserById(this.deps.db, userId);
+  }
+
+  findUserByEmail(email: string): Promise<UserRow | undefined> {
+    return repo.findUserByEmail(this.deps.db, email);
+  }
+
+  async isActive(userId: string): Promise<boolean | undefined> {
+    return repo.isUserActive(this.deps.db, userId);
+  }
+
+  async accountState(userId: string): Promise<{ isActive: boolean; role: Role } | undefined> {
+    const user = await repo.findUserById(this.deps.db, userId);
+    return user ? { isActive: user.isActive, role: user.role } : undefined;
+  }
+
+  async updateProfile(userId: string, patch: ProfilePatch): Promise<UserRow> {
+    return this.write(async (tx) => {
+      const current = await repo.findUserById(tx, userId, true);
+      if (!current) throw userNotFound();
+      const changes: repo.UserPatch = {};
+      const changed: string[] = [];
+      if (patch.fullName !== undefined && patch.fullName !== current.fullName) {
+        changes.fullName = patch.fullName;
+        changed.push('fullName');
+      }
+      if (patch.contactNumber !== undefined && patch.contactNumber !== current.contactNumber) {
+        changes.contactNumber = patch.contactNumber;
+        changed.push('contactNumber');
+      }
+      if (patch.address !== undefined) {
+        const merged = cleanAddress({ ...current.address, ...patch.address });
+        if (JSON.stringify(merged) !== JSON.stringify(cleanAddress(current.address))) {
+          changes.address = merged;
+          changed.push('address');
+        }
+      }
+      if (changed.length === 0) return current;
+      const updated = (await repo.updateUser(tx, userId, changes))!;
+      await this.deps.hooks.onUserUpdated(tx, toUserRecord(updated), changed);
+      return updated;
+    });
+  }
+
+  async changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (!(await this.deps.passwords.verify(user.passwordHash, currentPassword))) {
+      throw unauthorized('Current password is incorrect', 'currentPassword');
+    }
+    if (currentPassword === newPassword) {
+      throw badRequest('Validation failed', 'body -> newPassword', 'must be different from the current password');
+    }
+    const passwordHash = await this.deps.passwords.hash(newPassword);
+    await this.deps.db.transaction(async (tx) => {
+      await repo.updateUser(tx, userId, { passwordHash });
+      await this.deps.sessions.revokeAllForUser(tx, userId, 'password-changed');
+    });
+  }
+
+  /** Soft delete by the user: deactivates the account and revokes its tokens. */
+  async deleteOwnAccount(userId: string, password: string): Promise<void> {
+    const user = await this.requireUser(userId);
+    if (!(await this.deps.passwords.verify(user.passwordHash, password))) {
+      throw unauthorized('Password is incorrect', 'password');
+    }
+    await this.write(async (tx) => {
+      if (user.role === 'Administrator') await this.assertAnotherActiveAdmin(tx, userId, 'deactivate');
+      const updated = await repo.updateUser(tx, userId, { isActive: false });
+      if (!updated) throw userNotFound();
+      await this.deps.sessions.revokeAllForUser(tx, userId, 'account-deleted');
+      if (user.isActive) await this.deps.hooks.onUserActiveChanged(tx, toUserRecord(updated), 'self-delete');
+    });
+  }
+
+  private async assertAnotherActiveAdmin(tx: Executor, userId: string, action: string): Promise<void> {
+    const adminIds = await repo.lockAdministrators(tx);
+    const others = await Promise.all(adminIds.filter((id) => id !== userId).map((id) => repo.isUserActive(tx, id)));
+    if (!others.some(Boolean)) {
+      throw conflict(`Cannot ${action} the last Administrator`, 'userId', `At least one active Administrator must remain`);
+    }
+  }
+
+  /** Activate or deactivate (administrator, or CRMS through the internal API). Deactivation revokes tokens. */
+  async setActive(userId: string, isActive: boolean, origin: ActiveChangeOrigin, actorId?: string): Promise<UserRow> {
+    if (actorId === userId && !isActive) {
+      throw badRequest('You cannot deactivate your own account here', 'userId', 'Use DELETE /api/user/account to close your own account');
+    }
+    return this.write(async (tx) => {
+      const current = await repo.findUserById(tx, userId, true);
+      if (!current) throw userNotFound();
+      if (current.isActive === isActive) return current;
+      if (!isActive && current.role === 'Administrator') await this.assertAnotherActiveAdmin(tx, userId, 'deactivate');
+      const updated = (await repo.updateUser(tx, userId, { isActive }))!;
+      if (!isActive) await this.deps.sessions.revokeAllForUser(tx, userId, `deactivated-${origin}`);
+      await this.deps.hooks.onUserActiveChanged(tx, toUserRecord(updated), origin);
+      return updated;
+    });
+  }
+
+  async changeRole(actorId: string, userId: string, role: Role): Promise<UserRow> {
+    if (actorId === userId) {
+      throw forbidden('You cannot change your own role', 'userId', 'An administrator cannot change their own role');
+    }
+    return this.write(async (tx) => {
+      const current = await repo.findUserById(tx, userId, true);
+      if (!current) throw userNotFound();
+      if (current.role === role) return current;
+      if (current.role === 'Administrator') await this.assertAnotherActiveAdmin(tx, userId, 'demote');
+      const updated = (await repo.updateUser(tx, userId, { role }))!;
+      await this.deps.hooks.onUserUpdated(tx, toUserRecord(updated), ['role']);
+      return updated;
+    });
+  }
+
+  /** Hard delete by an administrator: never yourself, never the last Administrator. */
+  async deleteUser(actorId: string, userId: string): Promise<void> {
+    if (actorId === userId) {
+      throw forbidden('You cannot delete your own account', 'userId', 'An administrator cannot delete their own account');
+    }
+    await this.write(async (tx) => {
+      const adminIds = await repo.lockAdministrators(tx);
+      const current = await repo.findUserById(tx, userId, true);
+      if (!current) throw userNotFound();
+      if (current.role === 'Administrator' && adminIds.filter((id) => id !== userId).length === 0) {
+        throw conflict('Cannot delete the last Administrator', 'userId', 'At least one Administrator must remain');
+      }
+      await this.deps.hooks.onUserDeleted(tx, toUserRecord(current));
+      await repo.deleteUser(tx, userId);
+    });
+  }
+
+  listUsers(filter: repo.UserListFilter) {
+    return repo.listUsers(this.deps.db, filter);
+  }
+
+  stats() {
+    return repo.userStats(this.deps.db);
+  }
+}
