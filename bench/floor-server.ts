@@ -1,0 +1,57 @@
+/**
+ * The floor for CRMS's internal create: a bare Fastify route doing only what the endpoint cannot avoid, the single
+ * `INSERT … ON CONFLICT (user_id) DO NOTHING RETURNING *` on CRMS's own customers table (migrated by CRMS's own
+ * migrations) and the fallback select when the row already existed. No validation, no envelope, no API key, no
+ * hooks, no logging. What CRMS's endpoint reaches of this figure is the share its own work leaves.
+ *
+ *   DATABASE_URL=postgres://… | memory:// | <dir>  PORT=…  DB_POOL_SIZE=10  tsx bench/floor-server.ts
+ */
+import Fastify from 'fastify';
+import { sql } from 'drizzle-orm';
+import { newObjectId, openDatabase, rowsOf } from '@shop/service-kit';
+import { fileURLToPath } from 'node:url';
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../services/crms/migrations', import.meta.url));
+// The same journal table as CRMS, so that pointing the floor at a CRMS database finds it already migrated.
+const MIGRATIONS_TABLE = '__crms_migrations';
+
+const handle = await openDatabase({
+  url: process.env.DATABASE_URL ?? 'memory://',
+  defaultDir: 'memory://',
+  migrationsFolder: MIGRATIONS_FOLDER,
+  migrationsTable: MIGRATIONS_TABLE,
+  poolSize: Number(process.env.DB_POOL_SIZE ?? 10),
+});
+
+interface Body {
+  userId: string;
+  email: string;
+  fullName: string;
+  contactNumber: string;
+}
+
+const app = Fastify({ logger: false });
+
+app.post('/floor/create', async (request) => {
+  const body = request.body as Body;
+  const [inserted] = await rowsOf<Record<string, unknown>>(
+    handle.db,
+    sql`INSERT INTO customers (id, user_id, email, full_name, contact_number)
+        VALUES (${newObjectId()}, ${body.userId}, ${body.email}, ${body.fullName}, ${body.contactNumber})
+        ON CONFLICT (user_id) DO NOTHING
+        RETURNING *`,
+  );
+  if (inserted) return inserted;
+  const [existing] = await rowsOf<Record<string, unknown>>(handle.db, sql`SELECT * FROM customers WHERE user_id = ${body.userId} LIMIT 1`);
+  return existing;
+});
+
+app.get('/health', async () => ({ ok: true }));
+
+await app.listen({ port: Number(process.env.PORT ?? 5099), host: process.env.HOST ?? '127.0.0.1' });
+
+const shutdown = () => {
+  void app.close().then(() => handle.close()).finally(() => process.exit(0));
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

@@ -1,0 +1,137 @@
+/**
+ * CRMS internal create vs its floor: the same closed-loop load (50 connections, a new userId per request) against
+ * POST /api/customers/internal/create and against bench/floor-server.ts (the bare INSERT … ON CONFLICT on the same
+ * table), alternately, in the same run.
+ */
+import { ObjectId } from 'bson';
+import { ServiceProcess } from '@shop/service-kit/testing';
+import { CRMS_ENTRY, createBenchDatabase, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
+import { closedLoop, fmt, httpTarget, type LoadResult } from '../lib/load.ts';
+import { table, verdict, type Section } from '../lib/report.ts';
+import { driverName, seconds, type Scenario, type ScenarioContext } from './context.ts';
+
+const CONNECTIONS = 50;
+
+function body(i: number) {
+  return {
+    userId: new ObjectId().toHexString(),
+    email: `Bench.Create.${i}@Example.com`,
+    fullName: `Bench Customer ${i}`,
+    contactNumber: '+1 555 0100 200',
+  };
+}
+
+async function measure(origin: string, path: string, headers: Record<string, string>, durationMs: number, warmupMs: number) {
+  const target = httpTarget(origin, CONNECTIONS);
+  try {
+    return await closedLoop({
+      concurrency: CONNECTIONS,
+      durationMs,
+      warmupMs,
+      request: async (i) => {
+        const response = await target.pool.request({
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body(i)),
+        });
+        await response.body.dump();
+        return { status: response.statusCode, ok: response.statusCode === 200 };
+      },
+    });
+  } finally {
+    await target.close();
+  }
+}
+
+export interface CrmsCreateMeasurement {
+  driver: Driver;
+  endpoint: LoadResult[];
+  floor: LoadResult[];
+}
+
+export async function measureCrmsCreate(context: ScenarioContext, driver: Driver): Promise<CrmsCreateMeasurement> {
+  const durationMs = seconds(context, 20, 5);
+  const warmupMs = seconds(context, 5, 2);
+  const rounds = context.quick ? 1 : 2;
+  const cluster = await startCluster({ driver, withAths: false, label: 'bench_create' });
+  const floorDb = await createBenchDatabase(driver, 'bench_floor');
+  const floor = await ServiceProcess.start({
+    entry: 'bench/floor-server.ts',
+    env: { DATABASE_URL: driver === 'pglite' ? 'memory://' : floorDb.url, DB_POOL_SIZE: '10' },
+    startTimeoutMs: 90_000,
+    captureOutput: false,
+  });
+  const result: CrmsCreateMeasurement = { driver, endpoint: [], floor: [] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      context.log(`  ${driverName(driver)} round ${round + 1}: floor`);
+      result.floor.push(await measure(floor.url, '/floor/create', {}, durationMs, warmupMs));
+      context.log(`  ${driverName(driver)} round ${round + 1}: CRMS endpoint`);
+      result.endpoint.push(
+        await measure(cluster.crms.url, '/api/customers/internal/create', { 'x-api-key': cluster.crmsKey }, durationMs, warmupMs),
+      );
+    }
+  } finally {
+    await floor.stop().catch(() => undefined);
+    await floorDb.drop().catch(() => undefined);
+    await cluster.stop();
+  }
+  return result;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+export const crmsCreateScenario: Scenario = async (context) => {
+  const section: Section = {
+    title: 'CRMS internal create vs the floor',
+    description: `Closed loop, ${CONNECTIONS} connections, each request a new \`userId\` (the real provisioning path: an insert).
+**Endpoint**: \`POST /api/customers/internal/create\` with its API key, validation, idempotent create and envelope.
+**Floor**: \`bench/floor-server.ts\`, a bare Fastify route running only the same \`INSERT … ON CONFLICT (user_id) DO NOTHING RETURNING *\`
+(and the fallback select) on the same table (CRMS's own migrations), same pool size (10), no validation, envelope, key or logging.
+They run one after the other, alternately${context.quick ? '' : ' (2 rounds each, ratio from the means)'}, each with a warm-up that is not counted.
+Goal: endpoint ≥ 0.8 × floor. Target (issue #2): ≥ 3,000 req/s with p99 < 30 ms on PostgreSQL at 50 connections.`,
+    blocks: [],
+  };
+  if (!serviceExists(CRMS_ENTRY)) return { ...section, skipped: `not available yet: ${CRMS_ENTRY} does not exist` };
+  const rows: unknown[][] = [];
+  const started = Date.now();
+  for (const driver of context.drivers) {
+    context.log(`CRMS create on ${driverName(driver)}`);
+    try {
+      const m = await measureCrmsCreate(context, driver);
+      const endpointRps = mean(m.endpoint.map((r) => r.successThroughput));
+      const floorRps = mean(m.floor.map((r) => r.successThroughput));
+      const ratio = endpointRps / floorRps;
+      m.floor.forEach((floor, i) => {
+        const endpoint = m.endpoint[i]!;
+        rows.push([
+          driverName(driver),
+          i + 1,
+          fmt.rate(endpoint.successThroughput),
+          `${fmt.ms(endpoint.latency.p50)} / ${fmt.ms(endpoint.latency.p99)}`,
+          endpoint.failed,
+          fmt.rate(floor.successThroughput),
+          `${fmt.ms(floor.latency.p50)} / ${fmt.ms(floor.latency.p99)}`,
+          floor.failed,
+          i === m.floor.length - 1 ? `**${fmt.ratio(ratio)}** ${verdict(ratio >= 0.8)}` : '',
+          i === m.floor.length - 1 && driver === 'postgres'
+            ? `${verdict(endpointRps >= 3000 && Math.max(...m.endpoint.map((r) => r.latency.p99)) < 30)} (${fmt.rate(endpointRps)} req/s, p99 ${fmt.ms(Math.max(...m.endpoint.map((r) => r.latency.p99)))} ms)`
+            : i === m.floor.length - 1
+              ? 'n/a (target is for PostgreSQL)'
+              : '',
+        ]);
+      });
+    } catch (error) {
+      rows.push([driverName(driver), '–', `failed: ${(error as Error).message.split('\n')[0]}`, '', '', '', '', '', '', '']);
+    }
+  }
+  section.blocks.push(
+    table(
+      ['Database', 'Round', 'Endpoint req/s', 'Endpoint p50 / p99 ms', 'Endpoint errors', 'Floor req/s', 'Floor p50 / p99 ms', 'Floor errors', 'Ratio (goal ≥ 0.8)', 'Target ≥ 3,000 req/s, p99 < 30 ms'],
+      rows,
+    ),
+  );
+  section.durationMs = Date.now() - started;
+  return section;
+};
