@@ -1,7 +1,7 @@
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -10,6 +10,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
+import { errorBody, HttpError } from './http/envelope.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { requestIdFrom } from './http/request-id.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
@@ -45,6 +46,15 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // Errors raised by the router before any hook runs (malformed percent-encoding, a path parameter over
+    // maxParamLength) leave in the contract's envelope too, as a 400 naming the path.
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid';
+      void reply
+        .code(400)
+        .header('x-request-id', request.id)
+        .send(errorBody(message, [{ field: 'path', message }]));
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -55,6 +65,16 @@ export async function buildServer(options: ServerOptions): Promise<App> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // PostgreSQL text cannot hold U+0000: refuse it at the door (400) rather than fail in the database (500).
+  app.addHook('preValidation', async (request) => {
+    for (const [location, value] of [['path', request.params], ['query', request.query], ['body', request.body]] as const) {
+      const field = nulCharacterPath(value);
+      if (field !== undefined) {
+        const name = [location, ...field].join(' -> ');
+        throw new HttpError(400, 'Validation failed', [{ field: name, message: 'must not contain the NUL character (\\u0000)' }]);
+      }
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -83,6 +103,33 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   instrumentHttp(app, options.metrics);
   registerHealthRoutes(app, { service: options.service, version: options.version, checks: options.readiness });
   return app;
+}
+
+/** Where the first string (or key) holding U+0000 is in a parsed value, or undefined; walks at most 100,000 nodes. */
+export function nulCharacterPath(value: unknown): string[] | undefined {
+  interface Node {
+    value: unknown;
+    key: string | undefined;
+    parent: Node | undefined;
+  }
+  const pathOf = (node: Node | undefined, last?: string) => {
+    const path: string[] = last === undefined ? [] : [last];
+    for (let at = node; at && at.key !== undefined; at = at.parent) path.unshift(at.key);
+    return path;
+  };
+  const stack: Node[] = [{ value, key: undefined, parent: undefined }];
+  for (let visited = 0; stack.length > 0 && visited < 100_000; visited++) {
+    const node = stack.pop()!;
+    if (typeof node.value === 'string') {
+      if (node.value.includes('\u0000')) return pathOf(node);
+    } else if (node.value !== null && typeof node.value === 'object') {
+      for (const [key, child] of Object.entries(node.value)) {
+        if (key.includes('\u0000')) return pathOf(node, key);
+        stack.push({ value: child, key, parent: node });
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
