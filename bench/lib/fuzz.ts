@@ -404,6 +404,7 @@ export function requestArbitrary(route: Route, credentials: Credentials): fc.Arb
 // ------------------------------------------------------------------------------------------------ checking
 
 export interface Finding {
+  route: string;
   request: { method: string; path: string; contentType?: string; bodyPreview?: string };
   status: number;
   problem: string;
@@ -420,6 +421,8 @@ export interface FuzzReport {
   missingRequestId: number;
   transportErrors: number;
   findings: Finding[];
+  /** Every finding, grouped by route, status and problem, with a count and the first example. */
+  groups: { route: string; status: number; problem: string; count: number; example: Finding }[];
   perRoute: Record<string, { requests: number; statuses: Record<string, number> }>;
   durationMs: number;
 }
@@ -504,16 +507,21 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
     missingRequestId: 0,
     transportErrors: 0,
     findings: [],
+    groups: [],
     perRoute: {},
     durationMs: 0,
   };
   const keep = options.keepFindings ?? 20;
   const kept: Record<string, number> = {};
+  const groups = new Map<string, FuzzReport['groups'][number]>();
   const note = (request: FuzzRequest, status: number, problem: string, text: string) => {
     const kind = `${status >= 500 ? '5xx' : problem}`;
+    const groupKey = `${request.route}|${status}|${problem}`;
+    const group = groups.get(groupKey);
+    if (group) group.count += 1;
     kept[kind] = (kept[kind] ?? 0) + 1;
-    if (kept[kind]! > keep) return;
-    report.findings.push({
+    const finding: Finding = {
+      route: request.route,
       request: {
         method: request.method,
         path: request.path.slice(0, 200),
@@ -523,7 +531,9 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
       status,
       problem,
       bodyPreview: text.slice(0, 300),
-    });
+    };
+    if (!group) groups.set(groupKey, { route: request.route, status, problem, count: 1, example: finding });
+    if (kept[kind]! <= keep) report.findings.push(finding);
   };
 
   const pool = new Pool(options.baseUrl, { connections: options.concurrency ?? 16, keepAliveTimeout: 10_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
@@ -568,6 +578,7 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
   await pool.close();
+  report.groups = [...groups.values()].sort((a, b) => b.count - a.count);
   report.durationMs = Date.now() - started;
   return report;
 }

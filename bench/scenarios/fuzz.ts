@@ -1,0 +1,118 @@
+/**
+ * Bad input: the OpenAPI-driven fuzzer (bench/lib/fuzz.ts) against every route of both services, with valid API
+ * keys and valid administrator and customer tokens on most requests so that they reach validation and handlers.
+ */
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Cluster, type Driver } from '../lib/cluster.ts';
+import { credentialSets, fuzzService, type FuzzReport } from '../lib/fuzz.ts';
+import { table, verdict, type Section } from '../lib/report.ts';
+import { driverName, type Scenario } from './context.ts';
+
+/** A customer's access token (registers one). */
+export async function customerToken(cluster: Cluster): Promise<string | undefined> {
+  if (!cluster.athsHttp) return undefined;
+  const response = await cluster.athsHttp.json<{ data?: { accessToken?: string } }>(
+    'POST',
+    '/api/auth/register',
+    registrationBody(runTag('fuzzcust'), 1),
+  );
+  return response.body?.data?.accessToken;
+}
+
+/** Fuzzes CRMS and (when running) ATHS of a cluster with `perService` requests each. */
+export async function fuzzCluster(cluster: Cluster, perService: number, seed = 20_260_126): Promise<FuzzReport[]> {
+  const tokens: string[] = [];
+  if (cluster.aths) {
+    tokens.push(await cluster.adminToken());
+    const customer = await customerToken(cluster);
+    if (customer) tokens.push(customer);
+  }
+  const reports: FuzzReport[] = [];
+  reports.push(
+    await fuzzService({ service: 'CRMS', baseUrl: cluster.crms.url, credentials: credentialSets(cluster.crmsKey, tokens), requests: perService, seed }),
+  );
+  if (cluster.aths) {
+    reports.push(
+      await fuzzService({ service: 'ATHS', baseUrl: cluster.aths.url, credentials: credentialSets(cluster.athsKey, tokens), requests: perService, seed: seed + 1 }),
+    );
+  }
+  return reports;
+}
+
+const statusList = (statuses: Record<string, number>) =>
+  Object.entries(statuses)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([status, n]) => `${status === '0' ? 'no answer' : status}: ${n}`)
+    .join(', ');
+
+export function fuzzBlocks(driver: Driver, reports: FuzzReport[]): string[] {
+  const blocks: string[] = [];
+  blocks.push(
+    table(
+      ['Database', 'Service', 'Routes (from /docs/json)', 'Requests', 'Answers by status', '5xx (goal 0)', 'Not in the envelope (goal 0)', 'No x-request-id', 'Time'],
+      reports.map((report) => [
+        driverName(driver),
+        report.service,
+        report.routes,
+        report.requests.toLocaleString('en-US'),
+        statusList(report.statuses),
+        `${report.serverErrors} ${verdict(report.serverErrors === 0)}`,
+        `${report.envelopeViolations} ${verdict(report.envelopeViolations === 0)}`,
+        report.missingRequestId,
+        `${(report.durationMs / 1000).toFixed(1)} s`,
+      ]),
+    ),
+  );
+  const groups = reports.flatMap((report) => report.groups.map((group) => ({ service: report.service, ...group })));
+  if (groups.length) {
+    blocks.push(`Findings on ${driverName(driver)} (grouped by route, status and problem; one example each):`);
+    blocks.push(
+      table(
+        ['Service', 'Route', 'Status', 'Problem', 'Count', 'Example request', 'Example answer'],
+        groups.slice(0, 30).map((group) => [
+          group.service,
+          group.route,
+          group.status,
+          group.problem,
+          group.count,
+          `${group.example.request.method} ${group.example.request.path.slice(0, 120)}${group.example.request.contentType ? ` (${group.example.request.contentType})` : ''}`,
+          `\`${group.example.bodyPreview.slice(0, 160)}\``,
+        ]),
+      ),
+    );
+    if (groups.length > 30) blocks.push(`… and ${groups.length - 30} more groups.`);
+  }
+  return blocks;
+}
+
+export const fuzzScenario: Scenario = async (context) => {
+  const perService = context.quick ? 1_500 : 6_000;
+  const section: Section = {
+    title: 'Bad input (fuzzing every route)',
+    description: `bench/lib/fuzz.ts reads each service's own OpenAPI document (\`GET /docs/json\`, plus \`/docs\`, \`/docs/json\` and \`/metrics\`),
+and fast-check (seeded, so a run repeats) generates ${perService.toLocaleString('en-US')} requests per service spread evenly over the routes: bad path params
+(malformed ids, unicode, NUL, malformed percent-encoding, very long), bad and unknown query values, wrong types, missing fields, huge strings, nested
+junk (to depth 3,000), prototype keys, non-JSON bodies, wrong content types, bodies over the limit, wrong methods, with no, wrong or valid credentials
+(API key, administrator token, customer token) so that most requests reach validation and the handlers.
+Each answer must be below 500 and, for an error, \`{success:false, message, errors:[{field, message}]}\` (for a success \`{success:true, message}\`;
+Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
+    blocks: [],
+  };
+  if (!serviceExists(CRMS_ENTRY)) return { ...section, skipped: `not available yet: ${CRMS_ENTRY} does not exist` };
+  const started = Date.now();
+  const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
+  for (const driver of drivers) {
+    context.log(`fuzz on ${driverName(driver)}`);
+    const cluster = await startCluster({ driver, withAths: serviceExists(ATHS_ENTRY), label: 'bench_fuzz' });
+    try {
+      const reports = await fuzzCluster(cluster, perService);
+      section.blocks.push(...fuzzBlocks(driver, reports));
+    } catch (error) {
+      section.blocks.push(`Fuzzing on ${driverName(driver)} failed: ${(error as Error).message.split('\n')[0]}`);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  if (!serviceExists(ATHS_ENTRY)) section.blocks.push(`ATHS not fuzzed: not available yet (${ATHS_ENTRY} does not exist).`);
+  section.durationMs = Date.now() - started;
+  return section;
+};
