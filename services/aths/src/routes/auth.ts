@@ -96,7 +96,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'End the session of a refresh token',
         security: [],
-        body: z.object({ refreshToken: z.string().max(512).optional() }).optional(),
+        body: z.object({ refreshToken: z.string().max(512).optional() }).nullish(),
         response: { 200: messageOnlySchema, ...errorResponses(400) },
       },
     },
