@@ -34,7 +34,7 @@ export interface AthsContext {
   /** The kit's accessTokenVerifier over this instance's own key set. */
   verifyAccessToken: (token: string) => Promise<AccessClaims>;
   guards: {
-    /** Any signed-in, active user. */
+    /** Any signed-in, active user. Guards run as onRequest hooks: authentication before body validation. */
     user: PreHandler;
     /** Active Administrators (role re-checked against the database). */
     administrator: PreHandler;

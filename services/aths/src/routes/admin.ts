@@ -32,12 +32,12 @@ const booleanQuery = z
 
 export function registerAdminRoutes(app: App, ctx: AthsContext): void {
   const { users, guards } = ctx;
-  const preHandler = guards.administrator;
+  const onRequest = guards.administrator;
 
   app.get(
     '/api/admin/users',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'List users',
@@ -61,7 +61,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
   app.post(
     '/api/admin/users',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'Create a user of any role',
@@ -86,7 +86,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
   app.get(
     '/api/admin/stats',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'User counts',
@@ -117,7 +117,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
     app.put(
       `/api/admin/users/:userId/${action}`,
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: isActive ? 'Reactivate a user' : 'Deactivate a user (revokes their refresh tokens)',
@@ -136,7 +136,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
   app.put(
     '/api/admin/users/:userId/role',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: "Change a user's role (not your own)",
@@ -155,7 +155,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
   app.delete(
     '/api/admin/users/:userId',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'Delete a user permanently (not yourself, not the last Administrator)',

@@ -175,7 +175,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
   app.post(
     '/api/auth/resend-verification',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags,
         summary: 'Send a new verification e-mail',

@@ -8,12 +8,12 @@ const tags = ['internal'];
 
 export function registerInternalRoutes(app: App, ctx: AthsContext): void {
   const { users, guards } = ctx;
-  const preHandler = guards.internal;
+  const onRequest = guards.internal;
 
   app.post(
     '/api/internal/validate-token',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'Validate an access token (for services that do not verify JWTs themselves)',
@@ -54,7 +54,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
   app.get(
     '/api/internal/user/:userId',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'A user by id',
@@ -73,7 +73,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
   app.get(
     '/api/internal/user/email/:email',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'A user by e-mail address',
@@ -92,7 +92,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
   app.patch(
     '/api/internal/user/:userId/status',
     {
-      preHandler,
+      onRequest,
       schema: {
         tags,
         summary: 'Activate or deactivate a user (CRMS, when a customer is suspended or reactivated)',

@@ -12,7 +12,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
   app.get(
     '/api/user/profile',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags,
         summary: 'Own profile',
@@ -29,7 +29,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
   app.put(
     '/api/user/profile',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags,
         summary: 'Edit own profile',
@@ -52,7 +52,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
   app.put(
     '/api/user/change-password',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags,
         summary: 'Change own password (revokes every refresh token)',
@@ -78,7 +78,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
   app.delete(
     '/api/user/account',
     {
-      preHandler: guards.user,
+      onRequest: guards.user,
       schema: {
         tags,
         summary: 'Close own account (soft delete: deactivates it and revokes its tokens)',
