@@ -37,7 +37,7 @@ export function loadCrmsConfig(
     'ATHS_SERVICE_API_KEY',
     parsed.ATHS_SERVICE_API_KEY ? [parsed.ATHS_SERVICE_API_KEY] : [],
     parsed.NODE_ENV,
-    warn,
+    (message) => warn(message.replace(/\(set it[^)]*\)/, "(set it to a key ATHS's internal API accepts, or repair-on-read cannot reach ATHS)")),
   );
   return { ...parsed, SERVICE_API_KEYS: serviceKeys, ATHS_SERVICE_API_KEY: athsKeys[0]! };
 }

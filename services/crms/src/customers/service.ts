@@ -39,15 +39,16 @@ const round2 = (value: number) => Math.round(value * 100) / 100;
 
 export function createCustomersService(deps: CustomersServiceDeps) {
   const { db, hooks, aths, logger } = deps;
+  const hot = repository.prepareHotPath(db);
 
   /** Idempotent on userId under any concurrency: INSERT … ON CONFLICT DO NOTHING, else the existing row. */
   async function create(input: CreateCustomerInput): Promise<{ created: boolean; customer: CustomerRow }> {
-    const inserted = await repository.insertCustomerIfAbsent(db, input);
+    const inserted = await hot.insertCustomerIfAbsent(input);
     if (inserted) {
       deps.metrics?.creates.inc({ outcome: 'created' });
       return { created: true, customer: inserted };
     }
-    const existing = await repository.findCustomerByUserId(db, input.userId);
+    const existing = await hot.findCustomerByUserId(input.userId);
     // Records are never hard-deleted, so the conflicting row is there.
     if (!existing) throw new Error(`customer for user ${input.userId} conflicted but cannot be read`);
     deps.metrics?.creates.inc({ outcome: 'existing' });
@@ -55,7 +56,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
   }
 
   async function getByUserId(userId: string): Promise<CustomerRow> {
-    const row = await repository.findCustomerByUserId(db, userId);
+    const row = await hot.findCustomerByUserId(userId);
     if (!row) throw customerNotFound('userId');
     return row;
   }
@@ -128,7 +129,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
    * Administrator without one gets 404. A record whose status is not Active answers 403 field `account`.
    */
   async function getOwn(claims: AccessClaims): Promise<CustomerRow> {
-    let row = await repository.findCustomerByUserId(db, claims.userId);
+    let row = await hot.findCustomerByUserId(claims.userId);
     if (!row) {
       if (claims.role !== 'Customer') throw customerNotFound('userId');
       row = await repairFromAths(claims.userId);
