@@ -101,6 +101,17 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       cleanups.unshift(async () => {
         await redis.quit().catch(() => redis.disconnect());
       });
+      // Counters only work once connected (no offline queue): wait briefly, but never fail the start over Redis.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn('redis not reachable yet: rate limits are not enforced until it is');
+          resolve();
+        }, 2_000);
+        redis.once('ready', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
 
     const keys = new SigningKeyStore(database.db, {
