@@ -13,3 +13,4 @@ export * from './observability/metrics.ts';
 export * from './observability/health.ts';
 export * from './server.ts';
 export * from './http/service-client.ts';
+export * from './outbox/index.ts';

@@ -1,0 +1,43 @@
+import { sql } from 'drizzle-orm';
+import { getTableName } from 'drizzle-orm';
+import { rowsOf, type Executor } from '../db/database.ts';
+import type { OutboxTable } from './table.ts';
+
+export interface OutboxMessageInput {
+  topic: string;
+  /** The aggregate the message is about (e.g. a userId); messages of one key are delivered in order. */
+  key: string;
+  payload: unknown;
+}
+
+/** The LISTEN/NOTIFY channel of an outbox table: its name. */
+export function outboxChannel(table: OutboxTable): string {
+  return getTableName(table);
+}
+
+/**
+ * Writes messages in the caller's transaction (so they exist if and only if the business write commits) and
+ * notifies the table's channel, which PostgreSQL delivers to every listening instance at commit.
+ * One statement whatever the number of messages. Returns the new ids.
+ */
+export async function enqueue(
+  tx: Executor,
+  table: OutboxTable,
+  messages: OutboxMessageInput | OutboxMessageInput[],
+): Promise<string[]> {
+  const list = Array.isArray(messages) ? messages : [messages];
+  if (list.length === 0) return [];
+  const name = getTableName(table);
+  const values = sql.join(
+    list.map((message) => sql`(${message.topic}, ${message.key}, ${JSON.stringify(message.payload ?? null)}::jsonb)`),
+    sql`, `,
+  );
+  const rows = await rowsOf<{ id: string }>(
+    tx,
+    sql`WITH inserted AS (
+          INSERT INTO ${sql.identifier(name)} (topic, key, payload) VALUES ${values} RETURNING id
+        )
+        SELECT inserted.id::text AS id, pg_notify(${name}, '') AS notified FROM inserted`,
+  );
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,6 @@
+export * from './table.ts';
+export * from './backoff.ts';
+export * from './enqueue.ts';
+export * from './outcome.ts';
+export * from './admin.ts';
+export * from './worker.ts';
