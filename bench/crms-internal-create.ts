@@ -47,6 +47,8 @@ export interface CrmsBenchResult {
   idleRssMb: number;
   /** RSS of the CRMS process right after the load. */
   loadedRssMb: number;
+  /** CPU time the CRMS process spent per request (user + system, warm-up included): steadier than req/s on a busy machine. */
+  cpuMsPerRequest: number;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -102,11 +104,15 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs = 9
   throw new Error(`CRMS did not answer /health within ${timeoutMs} ms`);
 }
 
-/** The CRMS process's own RSS, from its Prometheus metrics (the process behind npx/tsx wrappers). */
-async function rssMb(baseUrl: string): Promise<number> {
+/** One gauge of the CRMS process itself (behind the npx/tsx wrappers), from its Prometheus metrics. */
+async function processMetric(baseUrl: string, name: string): Promise<number> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const match = /^process_resident_memory_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
-  return match ? Math.round((Number(match[1]) / 1024 / 1024) * 10) / 10 : Number.NaN;
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+async function rssMb(baseUrl: string): Promise<number> {
+  return Math.round(((await processMetric(baseUrl, 'process_resident_memory_bytes')) / 1024 / 1024) * 10) / 10;
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -168,12 +174,14 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
     await waitForHealth(baseUrl, child);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const idleRssMb = await rssMb(baseUrl);
+    const cpuBefore = await processMetric(baseUrl, 'process_cpu_seconds_total');
 
     const prefix = randomBytes(6).toString('hex');
     let sequence = 0;
     const latencies: number[] = [];
     let requests = 0;
     let errors = 0;
+    let sent = 0;
     const started = performance.now();
     const measureFrom = started + warmupMs;
     const stopAt = measureFrom + durationMs;
@@ -183,6 +191,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
         const begin = performance.now();
         if (begin >= stopAt) return;
         const userId = `${prefix}${(sequence++).toString(16).padStart(12, '0')}`;
+        sent++;
         let ok = false;
         try {
           const response = await pool.request({
@@ -206,6 +215,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
     }
 
     await Promise.all(Array.from({ length: connections }, () => worker()));
+    const cpuAfter = await processMetric(baseUrl, 'process_cpu_seconds_total');
     const loadedRssMb = await rssMb(baseUrl);
     latencies.sort((a, b) => a - b);
     return {
@@ -220,6 +230,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
       maxMs: round(latencies.at(-1) ?? Number.NaN, 2),
       idleRssMb,
       loadedRssMb,
+      cpuMsPerRequest: round(((cpuAfter - cpuBefore) * 1000) / Math.max(1, sent), 3),
     };
   } finally {
     await pool.close().catch(() => undefined);
@@ -230,13 +241,13 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
 
 export function crmsBenchTable(results: CrmsBenchResult[]): string {
   const lines = [
-    '| Database | Connections | Duration (s) | Requests | req/s | p50 (ms) | p99 (ms) | max (ms) | Errors | Idle RSS (MB) | RSS after load (MB) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Database | Connections | Duration (s) | Requests | req/s | p50 (ms) | p99 (ms) | max (ms) | Errors | Idle RSS (MB) | RSS after load (MB) | CRMS CPU ms/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const name = r.driver === 'postgres' ? 'PostgreSQL' : 'PGlite (memory://)';
     lines.push(
-      `| ${name} | ${r.connections} | ${r.durationSeconds} | ${r.requests} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.errors} | ${r.idleRssMb} | ${r.loadedRssMb} |`,
+      `| ${name} | ${r.connections} | ${r.durationSeconds} | ${r.requests} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.errors} | ${r.idleRssMb} | ${r.loadedRssMb} | ${r.cpuMsPerRequest} |`,
     );
   }
   return lines.join('\n');
