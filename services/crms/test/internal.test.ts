@@ -321,6 +321,11 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       await patch(id, { increment: { totalOrders: 1_000_000_000 } });
       const overflow = await patch(id, { increment: { totalOrders: 1_000_000_000 } });
       expect(overflow.statusCode).toBe(409);
+      expect((await patch(id, { totalOrderValue: 1_000_000_000_000 })).statusCode).toBe(400);
+      expect((await patch(id, { totalOrderValue: 999_999_999_999.99 })).json().data.totalOrderValue).toBe(999_999_999_999.99);
+      const valueOverflow = await patch(id, { increment: { totalOrderValue: 1 } });
+      expect(valueOverflow.statusCode).toBe(409);
+      expect(valueOverflow.json().success).toBe(false);
     });
   });
 

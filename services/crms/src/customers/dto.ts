@@ -27,9 +27,10 @@ export const createCustomerBody = z.object({
 });
 export type CreateCustomerInput = z.output<typeof createCustomerBody>;
 
-/** Counters are 32-bit integers; order value is stored with 2 decimals (cents) up to 10^12. */
+/** Counters are 32-bit integers (values up to 10^9 per request); order value is stored with 2 decimals (cents). */
 const MAX_COUNT = 1_000_000_000;
-const MAX_VALUE = 1_000_000_000_000;
+// numeric(14,2): 12 digits before the decimal point.
+const MAX_VALUE = 999_999_999_999.99;
 const count = z.number().int().min(0).max(MAX_COUNT);
 const money = z.number().min(0).max(MAX_VALUE);
 const countDelta = z.number().int().min(-MAX_COUNT).max(MAX_COUNT);
