@@ -1,0 +1,69 @@
+import { enqueue, type Executor, type OutboxMessageInput } from '@shop/service-kit';
+import type { UserLifecycleHooks, UserRecord } from '../users/lifecycle-hooks.ts';
+import type { CustomerStatus } from './crms-client.ts';
+import { TOPICS, type ProfilePayload, type StatusPayload } from './handlers.ts';
+import { customerOutbox } from './schema.ts';
+
+/** The user fields CRMS keeps a copy of. */
+const COPIED_FIELDS = new Set(['email', 'fullName', 'contactNumber']);
+
+const profileOf = (user: UserRecord): ProfilePayload => ({
+  userId: user.id,
+  email: user.email,
+  fullName: user.fullName,
+  contactNumber: user.contactNumber,
+});
+
+export const createMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.create, key: user.id, payload: profileOf(user) });
+export const updateMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.update, key: user.id, payload: profileOf(user) });
+export const statusMessage = (user: UserRecord, customerStatus: CustomerStatus): OutboxMessageInput => ({
+  topic: TOPICS.status,
+  key: user.id,
+  payload: { ...profileOf(user), customerStatus } satisfies StatusPayload,
+});
+
+/**
+ * The user lifecycle → CRMS intents, written in the user's own transaction (so they exist exactly when the user
+ * change commits). Only Customers have a CRMS record:
+ * - created Customer → customer.create (+ customer.status Inactive if created inactive);
+ * - profile change of a Customer (email, fullName, contactNumber; not address, which CRMS does not keep) → customer.update;
+ * - deactivation / self-delete / hard delete → customer.status Inactive; reactivation → customer.status Active;
+ *   a change that came from CRMS itself (origin `internal`, i.e. CRMS suspended or reactivated the customer) is not
+ *   sent back: it would only echo, and would overwrite CRMS's `Suspended` with `Inactive`;
+ * - role change to Customer → customer.create (idempotent) + customer.status (Active, or Inactive if the account is
+ *   inactive), so a former Customer's kept record is reactivated; role change away from Customer →
+ *   customer.status Inactive (the record and its history stay, the person is no longer an active customer).
+ * `afterCommit` nudges the worker, so delivery normally starts a few milliseconds after the commit.
+ */
+export function provisioningHooks(nudge: () => void): UserLifecycleHooks {
+  const write = (tx: Executor, messages: OutboxMessageInput[]) => enqueue(tx, customerOutbox, messages);
+  return {
+    async onUserCreated(tx, user) {
+      if (user.role !== 'Customer') return;
+      await write(tx, user.isActive ? [createMessage(user)] : [createMessage(user), statusMessage(user, 'Inactive')]);
+    },
+    async onUserUpdated(tx, user, changed) {
+      if (changed.includes('role')) {
+        if (user.role === 'Customer') {
+          await write(tx, [createMessage(user), statusMessage(user, user.isActive ? 'Active' : 'Inactive')]);
+        } else {
+          await write(tx, [statusMessage(user, 'Inactive')]);
+        }
+        return;
+      }
+      if (user.role !== 'Customer' || !changed.some((field) => COPIED_FIELDS.has(field))) return;
+      await write(tx, [updateMessage(user)]);
+    },
+    async onUserActiveChanged(tx, user, origin) {
+      if (user.role !== 'Customer' || origin === 'internal') return;
+      await write(tx, [statusMessage(user, user.isActive ? 'Active' : 'Inactive')]);
+    },
+    async onUserDeleted(tx, user) {
+      if (user.role !== 'Customer') return;
+      await write(tx, [statusMessage(user, 'Inactive')]);
+    },
+    afterCommit() {
+      nudge();
+    },
+  };
+}
