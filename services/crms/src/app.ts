@@ -30,7 +30,7 @@ export interface CrmsDeps {
   /** Replaces JWKS verification (tests of other services may inject one). */
   verifyAccessToken?: (token: string) => Promise<AccessClaims>;
   /** JWKS cache tuning (tests). */
-  jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number };
+  jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number; maxStaleMs?: number };
 }
 
 /**

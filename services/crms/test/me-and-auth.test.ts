@@ -137,6 +137,35 @@ describe.each(testDatabaseDrivers())('CRMS bearer tokens and /me on %s', (driver
     });
   });
 
+  describe('JWKS outage', () => {
+    it('keeps verifying with the last fetched keys while ATHS is down (known kid), 503 for an unknown kid or after maxStale', async () => {
+      const config = loadCrmsConfig(
+        { NODE_ENV: 'test', LOG_LEVEL: 'silent', SERVICE_API_KEYS: API_KEY, ATHS_BASE_URL: h.aths.url, ATHS_SERVICE_API_KEY: h.aths.apiKey },
+        () => undefined,
+      );
+      const { userId } = await provisionedCustomer();
+      const token = await h.customerToken(userId);
+      const probe = (app: typeof h.app, bearer = token) =>
+        app.inject({ method: 'GET', url: '/api/customers/me', headers: { authorization: `Bearer ${bearer}` } });
+      const app = await buildApp(config, { database: h.database, jwks: { cacheMaxAgeMs: 20, cooldownMs: 0, maxStaleMs: 60_000 } });
+      const strict = await buildApp(config, { database: h.database, jwks: { cacheMaxAgeMs: 20, cooldownMs: 0, maxStaleMs: 0 } });
+      try {
+        expect((await probe(app)).statusCode).toBe(200);
+        expect((await probe(strict)).statusCode).toBe(200);
+        h.aths.mode = 'drop';
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect((await probe(app)).statusCode).toBe(200);
+        expect((await probe(strict)).statusCode).toBe(503);
+        const unknownKid = await h.aths.token({ sub: userId, kid: 'rotated-while-down' });
+        expect((await probe(app, unknownKid)).statusCode).toBe(503);
+      } finally {
+        h.aths.mode = 'up';
+        await app.close();
+        await strict.close();
+      }
+    });
+  });
+
   describe('GET /api/customers/me and /me/statistics', () => {
     it('returns the own record and statistics', async () => {
       const { token, customerId } = await provisionedCustomer();
