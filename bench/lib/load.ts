@@ -41,6 +41,8 @@ export interface LoadResult {
   maxScheduleLagMs?: number;
   /** Raw samples (ms), in completion order, for callers that slice them by phase. */
   samples: Sample[];
+  /** performance.now() at which the run's clock started (samples' startedAt are relative to it). */
+  t0?: number;
 }
 
 export interface Sample {
@@ -138,6 +140,8 @@ export interface OpenLoopOptions {
   rate: number;
   durationMs: number;
   request: (i: number) => Promise<Outcome>;
+  /** Called once with performance.now() of the run's start, before the first request. */
+  onStart?: (t0: number) => void;
   /** Called when a request completes, with its sample (for per-request bookkeeping such as the 201 time). */
   onSample?: (i: number, sample: Sample) => void;
   /** Stop waiting for stragglers this long after the last request was started. */
@@ -156,6 +160,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<LoadResult> {
   const inFlight = new Set<Promise<void>>();
   let maxScheduleLagMs = 0;
   const t0 = performance.now();
+  options.onStart?.(t0);
   for (let i = 0; i < total; i++) {
     const due = t0 + i * intervalMs;
     const wait = due - performance.now();
@@ -178,7 +183,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<LoadResult> {
   }
   const drain = Promise.all([...inFlight]);
   await Promise.race([drain, sleep(options.drainTimeoutMs ?? 30_000)]);
-  return summarise(samples, options.durationMs, { maxScheduleLagMs });
+  return summarise(samples, options.durationMs, { maxScheduleLagMs, t0 });
 }
 
 /** Slice of a run's samples whose start fell in [fromMs, toMs), summarised. */

@@ -1,0 +1,138 @@
+/**
+ * Chaos: steady registrations while a fault-injecting proxy between ATHS and CRMS answers 500 to a random 30 % of
+ * requests (half of them after CRMS did the work, so that the retry finds the record already there), and ATHS is
+ * killed with SIGKILL mid-run and started again. Then the faults stop, the backlog drains, and lost and duplicated
+ * customers are counted in the databases.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Cluster } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
+import { athsCustomerIds, audit, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
+import type { FaultProxyStats } from '../lib/fault-proxy.ts';
+import { fmt, openLoop, type LoadResult } from '../lib/load.ts';
+import { table, verdict, type Section } from '../lib/report.ts';
+import { driverName, type Scenario } from './context.ts';
+import { PROVISIONING_DIR } from './outage.ts';
+
+export interface ChaosOptions {
+  rate: number;
+  durationMs: number;
+  /** When (ms into the run) ATHS is killed; it is started again right away. */
+  killAtMs: number;
+  failureRate: number;
+  drainTimeoutMs: number;
+}
+
+export interface ChaosRun {
+  load: LoadResult;
+  proxy: FaultProxyStats;
+  athsDownMs: number;
+  drainMs: number;
+  drained: boolean;
+  audit: Audit;
+}
+
+export async function runChaos(cluster: Cluster, options: ChaosOptions): Promise<ChaosRun> {
+  if (!cluster.proxy || !cluster.aths) throw new Error('chaos needs ATHS and the fault proxy');
+  const tag = runTag('chaos');
+  let t0 = 0;
+  const loadPromise = openLoop({
+    rate: options.rate,
+    durationMs: options.durationMs,
+    drainTimeoutMs: 15_000,
+    onStart: (start) => {
+      t0 = start;
+    },
+    request: async (i) => {
+      const response = await cluster.athsHttp!.json('POST', '/api/auth/register', registrationBody(tag, i));
+      return { status: response.status, ok: response.status === 201 };
+    },
+  });
+  while (t0 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const wait = t0 + options.killAtMs - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const killedAt = performance.now();
+  await cluster.aths.kill();
+  await cluster.aths.start();
+  const athsDownMs = performance.now() - killedAt;
+  const load = await loadPromise;
+  // Faults off: from here on everything must reach CRMS.
+  cluster.proxy.failureRate = 0;
+  const proxy = { ...cluster.proxy.stats };
+  const drainStarted = Date.now();
+  let drained = false;
+  while (Date.now() - drainStarted < options.drainTimeoutMs) {
+    const ids = await athsCustomerIds(cluster);
+    const result = await waitForDelivery(cluster, ids, Math.max(0, options.drainTimeoutMs - (Date.now() - drainStarted)), 250);
+    if (result.drained) {
+      drained = true;
+      break;
+    }
+  }
+  const drainMs = Date.now() - drainStarted;
+  if (cluster.driver === 'pglite') await stopForAudit(cluster);
+  return { load, proxy, athsDownMs, drainMs, drained, audit: await audit(cluster) };
+}
+
+export const chaosScenario: Scenario = async (context) => {
+  const options: ChaosOptions = context.quick
+    ? { rate: 20, durationMs: 8_000, killAtMs: 4_000, failureRate: 0.3, drainTimeoutMs: 90_000 }
+    : { rate: 20, durationMs: 60_000, killAtMs: 30_000, failureRate: 0.3, drainTimeoutMs: 180_000 };
+  const section: Section = {
+    title: 'Chaos (CRMS failing 30 %, ATHS killed)',
+    description: `Open loop at ${options.rate} registrations/s for ${options.durationMs / 1000} s through ATHS, whose CRMS calls go through bench/lib/fault-proxy.ts:
+a seeded random ${options.failureRate * 100} % of them get a 500 (half before reaching CRMS, half after CRMS created the record). At ${options.killAtMs / 1000} s ATHS is
+killed with SIGKILL (no shutdown hooks, deliveries in flight abandoned mid-lease) and started again at once. Then the faults stop and the bench waits
+until every Customer user in ATHS's database has a CRMS record. Lost = Customer users in ATHS without a CRMS row; duplicated = CRMS rows beyond
+the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.`,
+    blocks: [],
+  };
+  if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
+    const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
+    return { ...section, skipped: `not available yet: ${missing} does not exist` };
+  }
+  const started = Date.now();
+  const drivers: Driver[] = context.quick ? context.drivers.slice(0, 1) : context.drivers;
+  const rows: unknown[][] = [];
+  for (const driver of drivers) {
+    context.log(`chaos on ${driverName(driver)}`);
+    const cluster = await startCluster({ driver, label: 'bench_chaos', faults: { failureRate: options.failureRate, placement: 'mixed', seed: 7 } });
+    try {
+      const run = await runChaos(cluster, options);
+      const refused = run.load.statuses['0'] ?? 0;
+      rows.push([
+        driverName(driver),
+        `${run.load.succeeded} / ${run.load.completed}`,
+        `${refused} (ATHS down ${fmt.ms(run.athsDownMs / 1000)} s)`,
+        run.load.failed - refused,
+        `${run.proxy.requests} / ${run.proxy.faultsBefore + run.proxy.faultsAfter} (${run.proxy.faultsBefore} before, ${run.proxy.faultsAfter} after)`,
+        run.drained ? `${fmt.ms(run.drainMs / 1000)} s` : `not drained in ${options.drainTimeoutMs / 1000} s`,
+        `${run.audit.athsCustomers} / ${run.audit.crmsRows}`,
+        `${run.audit.lost} ${verdict(run.audit.lost === 0)}${run.audit.lost ? ` (e.g. ${run.audit.lostIds.slice(0, 3).join(', ')})` : ''}`,
+        `${run.audit.duplicated} ${verdict(run.audit.duplicated === 0)}`,
+      ]);
+    } catch (error) {
+      rows.push([driverName(driver), `failed: ${(error as Error).message.split('\n')[0]}`, '', '', '', '', '', '', '']);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  section.blocks.push(
+    table(
+      [
+        'Database',
+        '201s / registrations',
+        'Refused while ATHS was down',
+        'Other errors',
+        'CRMS calls / injected 500s',
+        'Drain after faults stop',
+        'ATHS customers / CRMS rows',
+        'Lost (goal 0)',
+        'Duplicated (goal 0)',
+      ],
+      rows,
+    ),
+  );
+  section.durationMs = Date.now() - started;
+  return section;
+};

@@ -1,0 +1,171 @@
+/**
+ * CRMS outage: steady registrations (open loop) while CRMS is stopped for a while and started again. Registration
+ * latency and errors before and during the outage, how long the backlog takes to reach CRMS once it is back, and
+ * lost and duplicated customers counted in the databases afterwards.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Cluster } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
+import { audit, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
+import { fmt, openLoop, window, type LoadResult } from '../lib/load.ts';
+import { table, verdict, type Section } from '../lib/report.ts';
+import { driverName, seconds, type Scenario } from './context.ts';
+
+export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
+
+export interface OutageOptions {
+  rate: number;
+  beforeMs: number;
+  outageMs: number;
+  afterMs: number;
+  /** Bound on the wait for the backlog to reach CRMS after it is back. */
+  drainTimeoutMs: number;
+}
+
+export interface OutageRun {
+  load: LoadResult;
+  before: LoadResult;
+  during: LoadResult;
+  after: LoadResult;
+  /** Users whose 201 came while CRMS was down. */
+  registeredDuringOutage: number;
+  /** From the restart command / from CRMS answering /health, until every outage registration was in CRMS. */
+  drainFromStartCommandMs: number;
+  drainFromHealthyMs: number;
+  drained: boolean;
+  missingAfterDrain: number;
+  crmsBootMs: number;
+  audit: Audit;
+}
+
+export async function runOutage(cluster: Cluster, options: OutageOptions): Promise<OutageRun> {
+  const tag = runTag('outage');
+  const registered: { userId: string; at: number }[] = [];
+  let t0 = 0;
+  const phase = { stopAt: 0, stoppedAt: 0, startAt: 0, healthyAt: 0 };
+  const totalMs = options.beforeMs + options.outageMs + options.afterMs;
+  const loadPromise = openLoop({
+    rate: options.rate,
+    durationMs: totalMs,
+    onStart: (start) => {
+      t0 = start;
+    },
+    request: async (i) => {
+      const response = await cluster.athsHttp!.json<{ data?: { user?: { _id?: string } } }>('POST', '/api/auth/register', registrationBody(tag, i));
+      const userId = response.body?.data?.user?._id;
+      if (response.status === 201 && userId) registered.push({ userId, at: performance.now() });
+      return { status: response.status, ok: response.status === 201 };
+    },
+  });
+  const sleepUntil = async (offsetMs: number) => {
+    while (t0 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const wait = t0 + offsetMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  };
+  await sleepUntil(options.beforeMs);
+  phase.stopAt = performance.now();
+  await cluster.crms.stop();
+  phase.stoppedAt = performance.now();
+  await sleepUntil(options.beforeMs + options.outageMs);
+  phase.startAt = performance.now();
+  await cluster.crms.start();
+  phase.healthyAt = performance.now();
+  const duringIds = registered.filter((entry) => entry.at >= phase.stoppedAt && entry.at < phase.startAt).map((entry) => entry.userId);
+  const drain = await waitForDelivery(cluster, duringIds, options.drainTimeoutMs, 100);
+  const drainedAt = phase.healthyAt + drain.elapsedMs;
+  const load = await loadPromise;
+  // Everything else registered must arrive too before counting.
+  await waitForDelivery(cluster, registered.map((entry) => entry.userId), options.drainTimeoutMs, 250);
+  if (cluster.driver === 'pglite') await stopForAudit(cluster);
+  const counted = await audit(cluster);
+  const rel = (at: number) => at - t0;
+  return {
+    load,
+    before: window(load, 0, rel(phase.stopAt)),
+    during: window(load, rel(phase.stoppedAt), rel(phase.startAt)),
+    after: window(load, rel(phase.healthyAt), totalMs),
+    registeredDuringOutage: duringIds.length,
+    drainFromStartCommandMs: drainedAt - phase.startAt,
+    drainFromHealthyMs: drain.elapsedMs,
+    drained: drain.drained,
+    missingAfterDrain: drain.missing,
+    crmsBootMs: phase.healthyAt - phase.startAt,
+    audit: counted,
+  };
+}
+
+export const outageScenario: Scenario = async (context) => {
+  const options: OutageOptions = context.quick
+    ? { rate: 20, beforeMs: 3_000, outageMs: 8_000, afterMs: 2_000, drainTimeoutMs: 60_000 }
+    : { rate: 20, beforeMs: seconds(context, 20, 5), outageMs: 60_000, afterMs: 20_000, drainTimeoutMs: 120_000 };
+  const section: Section = {
+    title: 'CRMS outage',
+    description: `Open loop at ${options.rate} registrations/s for ${(options.beforeMs + options.outageMs + options.afterMs) / 1000} s. After ${options.beforeMs / 1000} s CRMS is stopped
+(SIGTERM) for ${options.outageMs / 1000} s, then started again. "Before" and "during" are the registrations started before the stop and while CRMS was down.
+Drain: from CRMS answering \`/health\` again (and from the start command, which includes CRMS's boot) until every customer registered during the outage
+has a CRMS record. Lost = Customer users in ATHS's database with no CRMS row; duplicated = CRMS rows beyond the first per \`user_id\`, counted in CRMS's database.
+Goals: registrations unaffected (latency during the outage within 10 % of before, no errors); ${context.quick ? 'in full mode, 1,000+ registrations made during a 60 s outage' : 'the 1,000+ registrations made during the outage'} all in CRMS within 15 s of CRMS starting again; 0 lost, 0 duplicated.`,
+    blocks: [],
+  };
+  if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
+    const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
+    return { ...section, skipped: `not available yet: ${missing} does not exist` };
+  }
+  const started = Date.now();
+  const drivers: Driver[] = context.quick ? context.drivers.slice(0, 1) : context.drivers;
+  const rows: unknown[][] = [];
+  const outcome: unknown[][] = [];
+  for (const driver of drivers) {
+    context.log(`outage on ${driverName(driver)}`);
+    const cluster = await startCluster({ driver, label: 'bench_outage' });
+    try {
+      const run = await runOutage(cluster, options);
+      for (const [name, slice] of [
+        ['before (CRMS up)', run.before],
+        ['during (CRMS down)', run.during],
+        ['after (CRMS back)', run.after],
+      ] as const) {
+        rows.push([
+          driverName(driver),
+          name,
+          slice.completed,
+          `${slice.failed} (${fmt.pct(slice.failed / Math.max(1, slice.completed))})`,
+          `${fmt.ms(slice.latency.p50)} / ${fmt.ms(slice.latency.p90)} / ${fmt.ms(slice.latency.p99)}`,
+        ]);
+      }
+      const p50Ratio = run.during.latency.p50 / run.before.latency.p50;
+      outcome.push([
+        driverName(driver),
+        `${fmt.ratio(p50Ratio)} ${verdict(p50Ratio <= 1.1 && run.during.failed === 0)}`,
+        run.registeredDuringOutage,
+        `${run.drained ? fmt.ms(run.drainFromHealthyMs / 1000) : `not drained (${run.missingAfterDrain} missing)`} s / ${fmt.ms(run.drainFromStartCommandMs / 1000)} s (boot ${fmt.ms(run.crmsBootMs / 1000)} s)`,
+        `${verdict(run.drained && run.drainFromStartCommandMs <= 15_000)}${run.registeredDuringOutage < 1000 ? ` (${run.registeredDuringOutage} registrations, quick mode)` : ''}`,
+        `${run.audit.athsCustomers} / ${run.audit.crmsRows}`,
+        `${run.audit.lost} ${verdict(run.audit.lost === 0)}`,
+        `${run.audit.duplicated} ${verdict(run.audit.duplicated === 0)}`,
+      ]);
+    } catch (error) {
+      outcome.push([driverName(driver), `failed: ${(error as Error).message.split('\n')[0]}`, '', '', '', '', '', '']);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  section.blocks.push(table(['Database', 'Phase', 'Registrations', 'Errors', 'Latency p50 / p90 / p99 ms'], rows));
+  section.blocks.push(
+    table(
+      [
+        'Database',
+        'p50 during ÷ before (goal ≤ 1.10, 0 errors)',
+        'Registered during outage',
+        'Drain from healthy / from start command',
+        'All in CRMS ≤ 15 s after start',
+        'ATHS customers / CRMS rows',
+        'Lost (goal 0)',
+        'Duplicated (goal 0)',
+      ],
+      outcome,
+    ),
+  );
+  section.durationMs = Date.now() - started;
+  return section;
+};
