@@ -18,6 +18,7 @@ import {
 import type { Registry } from 'prom-client';
 import type { AthsConfig } from './config.ts';
 import type { AthsApp, AthsContext } from './context.ts';
+import { createCustomerProvisioning, type CustomerProvisioningOptions } from './customer-provisioning/index.ts';
 import { registerRateLimits } from './http/rate-limits.ts';
 import { Mailer, type MailTransport } from './mail/mailer.ts';
 import { createAthsMetrics } from './metrics.ts';
@@ -68,6 +69,8 @@ export interface BuildAppDeps {
   extensions?: Array<(app: AthsApp, ctx: AthsContext) => void | Promise<void>>;
   /** Create the ADMIN_EMAIL administrator at start (default true when ADMIN_EMAIL is set). */
   bootstrapAdmin?: boolean;
+  /** ATHS → CRMS customer provisioning (outbox hooks, worker, admin routes); `false` leaves it out entirely. */
+  customerProvisioning?: CustomerProvisioningOptions | false;
   /** How often signing keys are re-read from the database (default 30 s). */
   keyRefreshIntervalMs?: number;
 }
@@ -137,7 +140,12 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL,
     });
-    const hooksOption = deps.userLifecycleHooks ?? noUserLifecycleHooks;
+    const provisioning =
+      deps.customerProvisioning === false
+        ? null
+        : createCustomerProvisioning({ config, database, logger, metrics }, deps.customerProvisioning);
+    if (provisioning) cleanups.unshift(() => provisioning.stop());
+    const hooksOption = deps.userLifecycleHooks ?? provisioning?.hooks ?? noUserLifecycleHooks;
     const hooks = typeof hooksOption === 'function' ? await hooksOption({ config, database, logger, metrics }) : hooksOption;
     const users = new UserService({ db: database.db, hooks, passwords, sessions, mailer, config, logger, metrics: athsMetrics });
 
@@ -199,6 +207,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     registerUserRoutes(app, ctx);
     registerAdminRoutes(app, ctx);
     registerInternalRoutes(app, ctx);
+    provisioning?.registerRoutes(app, ctx);
     for (const extension of deps.extensions ?? []) await extension(app, ctx);
 
     // Housekeeping: expired tokens are deleted hourly.
@@ -226,6 +235,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       logger.info({ email: config.ADMIN_EMAIL, outcome }, outcome === 'created' ? 'created the first administrator' : 'administrator account already exists');
     }
     void passwords.warmUp();
+    await provisioning?.start();
     return app;
   } catch (error) {
     for (const cleanup of cleanups) await Promise.resolve(cleanup()).catch(() => undefined);

@@ -6,6 +6,7 @@ import {
   envBoolean,
   envInteger,
   MIN_SECRET_LENGTH,
+  outboxEnvShape,
   requireSecrets,
 } from '@shop/service-kit';
 import { passwordProblem } from './users/password-rule.ts';
@@ -68,6 +69,8 @@ export const athsEnvSchema = baseEnvSchema.extend({
   REDIS_URL: optionalText,
   RATE_LIMIT_REDIS_PREFIX: z.string().default('aths-rate-limit:'),
   TRUST_PROXY: envBoolean(false),
+  /** Customer provisioning to CRMS (PROVISIONING_ENABLED, _CONCURRENCY, _BACKOFF_*, …): see docs/provisioning.md. */
+  ...outboxEnvShape('PROVISIONING'),
 });
 
 export type AthsEnv = z.output<typeof athsEnvSchema>;

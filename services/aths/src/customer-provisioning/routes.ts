@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { objectIdSchema, successSchema, type App } from '@shop/service-kit';
+import type { AthsContext } from '../context.ts';
+import { bearerSecurity, errorResponses, okWith } from '../routes/common.ts';
+import type { ReconcileResult } from './reconcile.ts';
+
+const tags = ['admin'];
+
+export const syncStatusSchema = z.object({
+  counts: z.object({ pending: z.number().int(), delivered: z.number().int(), dead: z.number().int() }),
+  oldestPendingAgeSeconds: z.number(),
+  oldestPendingCreatedAt: z.string().nullable(),
+  customers: z.object({ registered: z.number().int(), provisioned: z.number().int() }),
+  delivery: z.object({ enabled: z.boolean(), crmsBaseUrl: z.string().nullable(), targetFailing: z.boolean() }),
+  deadLetters: z.array(
+    z.object({
+      messageId: z.string(),
+      userId: z.string(),
+      operation: z.string(),
+      attempts: z.number().int(),
+      lastStatus: z.number().int().nullable(),
+      lastError: z.string().nullable(),
+      createdAt: z.string(),
+      failedAt: z.string(),
+    }),
+  ),
+});
+
+export type SyncStatus = z.output<typeof syncStatusSchema>;
+
+export interface CustomerSyncOperations {
+  status(): Promise<SyncStatus>;
+  retry(userIds?: string[]): Promise<number>;
+  reconcile(): Promise<ReconcileResult>;
+}
+
+/** GET/POST /api/admin/customer-sync[/retry|/reconcile]: the provisioning state and the operator's levers. */
+export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provisioning: CustomerSyncOperations): void {
+  const onRequest = ctx.guards.administrator;
+
+  app.get(
+    '/api/admin/customer-sync',
+    {
+      onRequest,
+      schema: {
+        tags,
+        summary: 'State of CRMS provisioning',
+        description:
+          'Outbox counts by state, age of the oldest pending message, Customer accounts vs confirmed CRMS records, and ' +
+          'the dead-lettered messages (at most 100, oldest first) with their last error.',
+        security: bearerSecurity,
+        response: { 200: successSchema(syncStatusSchema), ...errorResponses(401, 403) },
+      },
+    },
+    async () => okWith('Customer sync status retrieved successfully', await provisioning.status()),
+  );
+
+  app.post(
+    '/api/admin/customer-sync/retry',
+    {
+      onRequest,
+      schema: {
+        tags,
+        summary: 'Re-queue dead-lettered provisioning messages now',
+        description:
+          'Without a body (or without `userIds`): every dead-lettered message. With `userIds`: only those users\' ' +
+          'dead-lettered messages, and their pending retries are made due now.',
+        security: bearerSecurity,
+        body: z.object({ userIds: z.array(objectIdSchema).min(1).max(1000).optional() }).optional(),
+        response: { 200: successSchema(z.object({ requeued: z.number().int() })), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => okWith('Customer sync retry queued', { requeued: await provisioning.retry(request.body?.userIds) }),
+  );
+
+  app.post(
+    '/api/admin/customer-sync/reconcile',
+    {
+      onRequest,
+      schema: {
+        tags,
+        summary: 'Queue every Customer without a confirmed CRMS record',
+        description:
+          'Customers with no pending or delivered create are queued; dead-lettered creates of Customers are re-queued. ' +
+          'Safe to repeat: CRMS creates are idempotent.',
+        security: bearerSecurity,
+        response: { 200: successSchema(z.object({ queued: z.number().int(), requeued: z.number().int() })), ...errorResponses(401, 403) },
+      },
+    },
+    async () => okWith('Customer sync reconciliation queued', await provisioning.reconcile()),
+  );
+}
