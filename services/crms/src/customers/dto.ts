@@ -6,13 +6,20 @@ import { CUSTOMER_STATUSES, CUSTOMER_TYPES, type CustomerRow, type CustomerStatu
 // Field rules (input)
 // ---------------------------------------------------------------------------------------------------------------
 
+/** An unpaired UTF-16 surrogate cannot be stored (jsonb rejects it; text would silently turn it into U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const SURROGATE_MESSAGE = 'must not contain unpaired surrogate characters';
+const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
+/** A string rule that also refuses unpaired surrogates (a 400, never a database 500). */
+const text = () => z.string().refine(wellFormed, SURROGATE_MESSAGE);
+
 /** The seed only asks for ≥ 1 character; 255 keeps a hostile value from overflowing the unique index. */
-export const userIdField = z.string().min(1).max(255);
+export const userIdField = z.string().min(1).max(255).refine(wellFormed, SURROGATE_MESSAGE);
 /** Valid address, trimmed, stored lower-case (not a uniqueness key in CRMS). */
 export const emailField = z.string().trim().toLowerCase().email().max(254);
-export const fullNameField = z.string().trim().min(2).max(100);
+export const fullNameField = z.string().trim().min(2).max(100).refine(wellFormed, SURROGATE_MESSAGE);
 /** The seed's rule: 10–20 characters (after trimming), no character class imposed. */
-export const contactNumberField = z.string().trim().min(10).max(20);
+export const contactNumberField = z.string().trim().min(10).max(20).refine(wellFormed, SURROGATE_MESSAGE);
 export const customerStatusField = z.enum(CUSTOMER_STATUSES);
 export const customerTypeField = z.enum(CUSTOMER_TYPES);
 
@@ -90,7 +97,29 @@ export const profileSyncBody = z
   .superRefine(atLeastOne('email, fullName, contactNumber, customerStatus'));
 export type ProfileSyncInput = z.output<typeof profileSyncBody>;
 
-const jsonObject = z.record(z.string(), z.unknown());
+/** A JSON object whose keys and strings can all be stored in jsonb. */
+const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  for (let visited = 0; stack.length > 0 && visited < 100_000; visited++) {
+    const node = stack.pop()!;
+    if (typeof node.value === 'string') {
+      if (!wellFormed(node.value)) {
+        ctx.addIssue({ code: 'custom', path: node.path, message: SURROGATE_MESSAGE });
+        return;
+      }
+    } else if (node.value !== null && typeof node.value === 'object') {
+      for (const [key, child] of Object.entries(node.value)) {
+        if (!wellFormed(key)) {
+          ctx.addIssue({ code: 'custom', path: node.path, message: `keys ${SURROGATE_MESSAGE}` });
+          return;
+        }
+        stack.push({ value: child, path: [...node.path, key] });
+      }
+    }
+  }
+});
+/** Response side: any JSON object (no refinement needed to serialise). */
+const jsonObjectOut = z.record(z.string(), z.unknown());
 export const MAX_TAGS = 50;
 
 export const updateCustomerBody = z
@@ -98,7 +127,7 @@ export const updateCustomerBody = z
     fullName: fullNameField.optional(),
     contactNumber: contactNumberField.optional(),
     customerType: customerTypeField.optional(),
-    tags: z.array(z.string().trim().min(1).max(50)).max(MAX_TAGS).optional(),
+    tags: z.array(text().trim().min(1).max(50)).max(MAX_TAGS).optional(),
     preferences: jsonObject.optional(),
     metadata: jsonObject.optional(),
   })
@@ -107,7 +136,7 @@ export type UpdateCustomerInput = z.output<typeof updateCustomerBody>;
 
 export const statusBody = z.object({
   status: customerStatusField,
-  reason: z.string().trim().max(500).optional(),
+  reason: text().trim().max(500).optional(),
 });
 
 export const typeBody = z
@@ -120,7 +149,7 @@ export const typeBody = z
     }
   });
 
-const noteText = z.string().trim().min(1).max(1000);
+const noteText = text().trim().min(1).max(1000);
 export const noteBody = z
   .object({ notes: noteText.optional(), content: noteText.optional() })
   .superRefine((body, ctx) => {
@@ -137,12 +166,12 @@ export const listQuery = paginationQuery.extend({
   type: customerTypeField.optional(),
   sortBy: z.enum(SORT_FIELDS).default('customerSince'),
   sortOrder: z.enum(['asc', 'desc']).default('desc'),
-  search: z.string().trim().max(100).optional(),
+  search: text().trim().max(100).optional(),
 });
 export type ListQuery = z.output<typeof listQuery>;
 
 export const searchQuery = paginationQuery.extend({
-  q: z.string().trim().min(2).max(100),
+  q: text().trim().min(2).max(100),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -173,8 +202,8 @@ export const customerRecordSchema = z.object({
   ...listItemShape,
   notes: z.array(noteSchema),
   tags: z.array(z.string()),
-  preferences: jsonObject,
-  metadata: jsonObject,
+  preferences: jsonObjectOut,
+  metadata: jsonObjectOut,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
