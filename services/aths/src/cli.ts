@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, createLogger } from '@shop/service-kit';
 import { buildApp, SERVICE_NAME, type AthsApp, type BuildAppDeps } from './app.ts';
 import { loadAthsConfig, type AthsConfig } from './config.ts';
+import { provisioningCommands } from './customer-provisioning/cli.ts';
 import { passwordProblem } from './users/password-rule.ts';
 
 /**
@@ -24,7 +25,7 @@ export interface CliCommand {
 }
 
 /** Options passed to buildApp by the CLI; other modules may extend them (e.g. lifecycle hooks). */
-export const cliAppDeps: BuildAppDeps = { bootstrapAdmin: false };
+export const cliAppDeps: BuildAppDeps = { bootstrapAdmin: false, customerProvisioning: { deliver: false } };
 
 export const commands: Record<string, CliCommand> = {
   'rotate-signing-key': {
@@ -79,6 +80,7 @@ export const commands: Record<string, CliCommand> = {
       for (const key of (await app.aths.keys.jwks()).keys) ctx.out(`${key.kid}${key.kid === current ? '  (current)' : '  (retired)'}`);
     },
   },
+  ...provisioningCommands,
 };
 
 export function registerCommand(name: string, command: CliCommand): void {
