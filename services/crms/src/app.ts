@@ -18,6 +18,7 @@ import { openCrmsDatabase } from './database.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerInternalRoutes } from './routes/internal.ts';
 import { registerMeRoutes } from './routes/me.ts';
+import { createUserStatusSync, type UserStatusSync } from './user-status-sync/index.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -29,6 +30,8 @@ export interface CrmsDeps {
   logger?: Logger;
   /** Replaces JWKS verification (tests of other services may inject one). */
   verifyAccessToken?: (token: string) => Promise<AccessClaims>;
+  /** CRMS → ATHS status propagation (outbox worker); `false` leaves it out (then no status hooks by default). */
+  userStatusSync?: Parameters<typeof createUserStatusSync>[1] | false;
   /** JWKS cache tuning (tests). */
   jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number; maxStaleMs?: number };
 }
@@ -42,8 +45,10 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
   const database = deps.database ?? (await openCrmsDatabase(config));
   const ownsDatabase = deps.database === undefined;
   const aths = createAthsClient({ baseUrl: config.ATHS_BASE_URL, apiKey: config.ATHS_SERVICE_API_KEY, logger });
+  let statusSync: UserStatusSync | null = null;
   try {
     const metrics = createMetricsRegistry('crms');
+    statusSync = deps.userStatusSync === false ? null : createUserStatusSync({ config, database, logger, metrics }, deps.userStatusSync);
     const app = await buildServer({
       service: 'crms',
       version: VERSION,
@@ -54,7 +59,7 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
     });
     const service = createCustomersService({
       db: database.db,
-      hooks: deps.customerStatusHooks ?? noCustomerStatusHooks,
+      hooks: deps.customerStatusHooks ?? statusSync?.hooks ?? noCustomerStatusHooks,
       aths,
       logger,
       metrics: {
@@ -86,13 +91,16 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
     registerAdminRoutes(app, { service, verify });
 
     app.addHook('onClose', async () => {
+      await statusSync?.stop();
       await aths.close();
       if (ownsDatabase) await database.close();
     });
     await app.ready();
+    await statusSync?.start();
     app.log.info({ database: database.location, driver: database.driver }, 'CRMS ready');
     return app;
   } catch (error) {
+    await statusSync?.stop().catch(() => undefined);
     await aths.close().catch(() => undefined);
     if (ownsDatabase) await database.close().catch(() => undefined);
     throw error;

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { baseEnvSchema, envInteger, loadConfig, requireSecrets } from '@shop/service-kit';
+import { baseEnvSchema, envInteger, loadConfig, outboxEnvShape, requireSecrets } from '@shop/service-kit';
 import { z } from 'zod';
 
 /** The repository root (services/crms/src → ../../..), so that the default data directory does not depend on cwd. */
@@ -12,6 +12,8 @@ export const crmsEnvSchema = baseEnvSchema.extend({
   ATHS_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:5001'),
   ATHS_SERVICE_API_KEY: z.string().optional(),
   DB_POOL_SIZE: envInteger(10, 1),
+  /** Status propagation to ATHS (STATUS_SYNC_ENABLED, _CONCURRENCY, _BACKOFF_*, …): see docs/provisioning.md. */
+  ...outboxEnvShape('STATUS_SYNC'),
 });
 
 export type CrmsEnv = z.output<typeof crmsEnvSchema>;
