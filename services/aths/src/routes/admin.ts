@@ -3,7 +3,6 @@ import {
   authOf,
   listSchema,
   objectIdSchema,
-  ok,
   paginate,
   paginationQuery,
   successSchema,

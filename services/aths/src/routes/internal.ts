@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HttpError, notFound, objectIdSchema, ok, successSchema, type App } from '@shop/service-kit';
+import { HttpError, notFound, objectIdSchema, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
 import { emailInput, toPublicUser, userDataSchema } from '../users/dto.ts';
 import { apiKeySecurity, errorResponses, okWith } from './common.ts';
