@@ -132,11 +132,24 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const started: ServiceProcess[] = [];
   let proxy: FaultProxy | undefined;
   try {
-    const crms = await ServiceProcess.start({
+    const crmsUrl = `http://127.0.0.1:${crmsPort}`;
+    let crmsUrlForAths = crmsUrl;
+    if (options.faults) {
+      proxy = await FaultProxy.start({
+        target: crmsUrl,
+        failureRate: options.faults.failureRate,
+        placement: options.faults.placement,
+        seed: options.faults.seed,
+      });
+      crmsUrlForAths = proxy.url;
+    }
+    // Both start at once (ports are fixed up front, so each knows where the other will be): halves the start-up,
+    // which on PGlite is mostly initdb. ATHS's worker simply retries until CRMS answers.
+    const crmsStart = ServiceProcess.start({
       entry: CRMS_ENTRY,
       port: crmsPort,
       captureOutput: options.captureOutput ?? false,
-      startTimeoutMs: 90_000,
+      startTimeoutMs: 120_000,
       env: {
         DATABASE_URL: crmsDb.url,
         SERVICE_API_KEYS: crmsKey,
@@ -145,39 +158,37 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         LOG_LEVEL: 'error',
         ...options.crmsEnv,
       },
+    }).then((service) => {
+      started.push(service);
+      return service;
     });
-    started.push(crms);
-    let crmsUrlForAths = crms.url;
-    if (options.faults) {
-      proxy = await FaultProxy.start({
-        target: crms.url,
-        failureRate: options.faults.failureRate,
-        placement: options.faults.placement,
-        seed: options.faults.seed,
-      });
-      crmsUrlForAths = proxy.url;
-    }
-    let aths: ServiceProcess | undefined;
-    if (withAths) {
-      aths = await ServiceProcess.start({
-        entry: ATHS_ENTRY,
-        port: athsPort,
-        captureOutput: options.captureOutput ?? false,
-        startTimeoutMs: 90_000,
-        env: {
-          DATABASE_URL: athsDb!.url,
-          SERVICE_API_KEYS: athsKey,
-          CRMS_BASE_URL: crmsUrlForAths,
-          CRMS_SERVICE_API_KEY: crmsKey,
-          ADMIN_EMAIL: BENCH_ADMIN.email,
-          ADMIN_PASSWORD: BENCH_ADMIN.password,
-          RATE_LIMIT_ENABLED: 'false',
-          LOG_LEVEL: 'error',
-          ...options.athsEnv,
-        },
-      });
-      started.push(aths);
-    }
+    const athsStart = withAths
+      ? ServiceProcess.start({
+          entry: ATHS_ENTRY,
+          port: athsPort,
+          captureOutput: options.captureOutput ?? false,
+          startTimeoutMs: 120_000,
+          env: {
+            DATABASE_URL: athsDb!.url,
+            SERVICE_API_KEYS: athsKey,
+            CRMS_BASE_URL: crmsUrlForAths,
+            CRMS_SERVICE_API_KEY: crmsKey,
+            ADMIN_EMAIL: BENCH_ADMIN.email,
+            ADMIN_PASSWORD: BENCH_ADMIN.password,
+            RATE_LIMIT_ENABLED: 'false',
+            LOG_LEVEL: 'error',
+            ...options.athsEnv,
+          },
+        }).then((service) => {
+          started.push(service);
+          return service;
+        })
+      : Promise.resolve(undefined);
+    const [crmsResult, athsResult] = await Promise.allSettled([crmsStart, athsStart]);
+    if (crmsResult.status === 'rejected') throw crmsResult.reason;
+    if (athsResult.status === 'rejected') throw athsResult.reason;
+    const crms = crmsResult.value;
+    const aths = athsResult.value;
     const crmsHttp = httpTarget(crms.url, 128);
     const athsHttp = aths ? httpTarget(aths.url, 256) : undefined;
     let token: string | undefined;

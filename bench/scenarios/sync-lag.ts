@@ -10,7 +10,7 @@ import { waitForDelivery } from '../lib/consistency.ts';
 import { fmt, latencyStats, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { driverName, seconds, type Scenario } from './context.ts';
-import { PROVISIONING_DIR } from './outage.ts';
+import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -104,6 +104,7 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
     context.log(`sync lag on ${driverName(driver)}`);
     const cluster = await startCluster({ driver, label: 'bench_lag' });
     try {
+      await warmUpRegistrations(cluster);
       for (const rate of rates) {
         context.log(`  ${rate}/s`);
         const run = await measureLag(cluster, rate, durationMs);
