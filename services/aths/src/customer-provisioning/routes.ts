@@ -66,7 +66,7 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
           'Without a body (or without `userIds`): every dead-lettered message. With `userIds`: only those users\' ' +
           'dead-lettered messages, and their pending retries are made due now.',
         security: bearerSecurity,
-        body: z.object({ userIds: z.array(objectIdSchema).min(1).max(1000).optional() }).optional(),
+        body: z.object({ userIds: z.array(objectIdSchema).min(1).max(1000).optional() }).nullish(),
         response: { 200: successSchema(z.object({ requeued: z.number().int() })), ...errorResponses(400, 401, 403) },
       },
     },
