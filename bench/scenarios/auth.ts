@@ -3,7 +3,11 @@
  * verification for login, with ATHS's own parameters: @node-rs/argon2 defaults), measured at the same concurrency
  * in the same run. Registration runs against the whole system (ATHS wired to CRMS, provisioning included).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { hash, verify } from '@node-rs/argon2';
+import { REPO_ROOT } from '@shop/service-kit/testing';
 import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
 import { closedLoop, fmt, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
@@ -87,13 +91,53 @@ export async function measureAuth(context: ScenarioContext, driver: Driver): Pro
   }
 }
 
+/** The shape of bench/aths-auth.ts's result that this scenario reads (that module is another helper's, loaded if present). */
+interface SharedAuthRow {
+  driver: Driver;
+  operation: string;
+  endpoint: LoadResult;
+  bound: LoadResult;
+  boundName: string;
+  ratio: number;
+}
+type SharedAuthBench = (options: {
+  drivers?: Driver[];
+  durationMs?: number;
+  warmupMs?: number;
+  rounds?: number;
+  log?: (message: string) => void;
+}) => Promise<{ rows: SharedAuthRow[]; skipped: string[]; concurrency?: number; threadpoolSize?: number }>;
+
+const SHARED_AUTH_BENCH = 'bench/aths-auth.ts';
+
+async function loadSharedAuthBench(): Promise<SharedAuthBench | undefined> {
+  const path = join(REPO_ROOT, SHARED_AUTH_BENCH);
+  if (!existsSync(path)) return undefined;
+  const module = (await import(pathToFileURL(path).href)) as { runAthsAuthBench?: SharedAuthBench };
+  return module.runAthsAuthBench;
+}
+
+function authRow(driver: Driver, name: string, endpoint: LoadResult, bound: LoadResult, boundName: string): unknown[] {
+  const ratio = endpoint.successThroughput / bound.successThroughput;
+  const failures = Object.entries(endpoint.statuses)
+    .filter(([status]) => !['200', '201'].includes(status))
+    .map(([status, n]) => `${status === '0' ? 'no answer' : status}: ${n}`)
+    .join(', ');
+  return [
+    driverName(driver),
+    name,
+    fmt.rate(endpoint.successThroughput),
+    `${fmt.ms(endpoint.latency.p50)} / ${fmt.ms(endpoint.latency.p99)}`,
+    `${endpoint.failed}${failures ? ` (${failures})` : ''}`,
+    `${fmt.rate(bound.successThroughput)} (${boundName})`,
+    `${fmt.ms(bound.latency.p50)} / ${fmt.ms(bound.latency.p99)}`,
+    `**${fmt.ratio(ratio)}** ${verdict(ratio >= 0.8)}`,
+  ];
+}
+
 export const authScenario: Scenario = async (context) => {
   const section: Section = {
     title: 'Registration and login vs the Argon2id bound',
-    description: `Closed loop, ${CONCURRENCY} concurrent clients. **Registration**: \`POST /api/auth/register\` (a new Customer each time; ATHS wired to CRMS,
-so the outbox write and the provisioning call to CRMS are part of the load). **Login**: \`POST /api/auth/login\` round robin over 32 accounts.
-**Bound**: the Argon2id work alone, in the bench process at the same concurrency (\`hash()\` for registration, \`verify()\` for login,
-@node-rs/argon2 defaults as ATHS uses: m = 19 MiB, t = 2, p = 1), measured just before the endpoint in the same run. Goal: endpoint ≥ 0.8 × bound.`,
     blocks: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY)) {
@@ -102,29 +146,31 @@ so the outbox write and the provisioning call to CRMS are part of the load). **L
   const started = Date.now();
   const rows: unknown[][] = [];
   const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
-  for (const driver of drivers) {
-    context.log(`registration/login on ${driverName(driver)}`);
-    try {
-      const m = await measureAuth(context, driver);
-      const pairs: [string, LoadResult, LoadResult, string][] = [
-        ['Registration', m.register, m.hash, 'hash'],
-        ['Login', m.login, m.verify, 'verify'],
-      ];
-      for (const [name, endpoint, bound, boundName] of pairs) {
-        const ratio = endpoint.successThroughput / bound.successThroughput;
-        rows.push([
-          driverName(driver),
-          name,
-          fmt.rate(endpoint.successThroughput),
-          `${fmt.ms(endpoint.latency.p50)} / ${fmt.ms(endpoint.latency.p99)}`,
-          `${endpoint.failed}${endpoint.failed ? ` (${Object.entries(endpoint.statuses).filter(([s]) => !['200', '201'].includes(s)).map(([s, n]) => `${s}: ${n}`).join(', ')})` : ''}`,
-          `${fmt.rate(bound.successThroughput)} (${boundName})`,
-          `${fmt.ms(bound.latency.p50)} / ${fmt.ms(bound.latency.p99)}`,
-          `**${fmt.ratio(ratio)}** ${verdict(ratio >= 0.8)}`,
-        ]);
+  const shared = await loadSharedAuthBench().catch(() => undefined);
+  if (shared) {
+    const durationMs = seconds(context, 25, 3);
+    const result = await shared({ drivers, durationMs, warmupMs: seconds(context, 3, 0.5), rounds: context.quick ? 1 : 5, log: (m) => context.log(`  ${m}`) });
+    section.description = `Measured with \`runAthsAuthBench\` of \`${SHARED_AUTH_BENCH}\`: ATHS alone as a child process (rate limits off),
+closed loop at ${result.concurrency ?? 20} concurrent clients, ${durationMs / 1000} s per operation split into ${context.quick ? 1 : 5} slice(s) that alternate with
+the **bound**: the Argon2id work alone (\`hash()\` for registration, \`verify()\` for login, @node-rs/argon2 defaults as ATHS uses them:
+m = 19 MiB, t = 2, p = 1) at the same concurrency, in a separate process with the same libuv thread pool (${result.threadpoolSize ?? 4} threads).
+**Registration**: \`POST /api/auth/register\`, a new Customer each time. **Login**: \`POST /api/auth/login\` over the accounts just made. Goal: endpoint ≥ 0.8 × bound.`;
+    for (const row of result.rows) rows.push(authRow(row.driver, row.operation, row.endpoint, row.bound, row.boundName));
+    for (const skipped of result.skipped) rows.push(['–', 'skipped', skipped, '', '', '', '', '']);
+  } else {
+    section.description = `Closed loop, ${CONCURRENCY} concurrent clients. **Registration**: \`POST /api/auth/register\` (a new Customer each time; ATHS wired to CRMS,
+so the outbox write and the provisioning call to CRMS are part of the load). **Login**: \`POST /api/auth/login\` round robin over 32 accounts.
+**Bound**: the Argon2id work alone, in the bench process at the same concurrency (\`hash()\` for registration, \`verify()\` for login,
+@node-rs/argon2 defaults as ATHS uses: m = 19 MiB, t = 2, p = 1), measured just before the endpoint in the same run. Goal: endpoint ≥ 0.8 × bound.`;
+    for (const driver of drivers) {
+      context.log(`registration/login on ${driverName(driver)}`);
+      try {
+        const m = await measureAuth(context, driver);
+        rows.push(authRow(driver, 'Registration', m.register, m.hash, 'hash'));
+        rows.push(authRow(driver, 'Login', m.login, m.verify, 'verify'));
+      } catch (error) {
+        rows.push([driverName(driver), 'failed', (error as Error).message.split('\n')[0], '', '', '', '', '']);
       }
-    } catch (error) {
-      rows.push([driverName(driver), 'failed', (error as Error).message.split('\n')[0], '', '', '', '', '']);
     }
   }
   section.blocks.push(
