@@ -26,10 +26,17 @@ describe('npm start (scripts/start-all.ts)', () => {
   let child: ChildProcess | null = null;
   let output = '';
 
-  afterAll(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+  afterAll(async () => {
+    // SIGTERM (forwarded to both services), SIGKILL only if that does not end it: never orphan the services.
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child!.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(cwd, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it('starts both services wired together, with a first administrator, and stops them on SIGTERM', async () => {
     child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(repoRoot, 'scripts/start-all.ts')], {

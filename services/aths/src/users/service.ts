@@ -89,11 +89,17 @@ export class UserService {
     return result;
   }
 
-  private async issueOneTimeToken(tx: Executor, userId: string, purpose: 'password_reset' | 'email_verification'): Promise<string> {
+  /** A new single-use token; earlier ones of the same purpose stop working (`newUser`: there are none). */
+  private async issueOneTimeToken(
+    tx: Executor,
+    userId: string,
+    purpose: 'password_reset' | 'email_verification',
+    newUser = false,
+  ): Promise<string> {
     const ttl = purpose === 'password_reset' ? this.deps.config.PASSWORD_RESET_TTL : this.deps.config.EMAIL_VERIFICATION_TTL;
     const token = newOpaqueToken();
     const now = new Date();
-    await tokenRepo.expireOneTimeTokens(tx, userId, purpose, now);
+    if (!newUser) await tokenRepo.expireOneTimeTokens(tx, userId, purpose, now);
     await tokenRepo.insertOneTimeToken(tx, {
       tokenHash: hashToken(token),
       purpose,
@@ -138,7 +144,7 @@ export class UserService {
           role: 'Customer',
         });
         const refreshToken = await this.deps.sessions.createRefreshToken(tx, user.id);
-        const verificationToken = await this.issueOneTimeToken(tx, user.id, 'email_verification');
+        const verificationToken = await this.issueOneTimeToken(tx, user.id, 'email_verification', true);
         await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
         return { user, refreshToken, verificationToken };
       });
@@ -168,7 +174,7 @@ export class UserService {
           emailVerified: input.emailVerified ?? false,
         });
         const verificationToken =
-          options.sendVerification !== false && !user.emailVerified ? await this.issueOneTimeToken(tx, user.id, 'email_verification') : null;
+          options.sendVerification !== false && !user.emailVerified ? await this.issueOneTimeToken(tx, user.id, 'email_verification', true) : null;
         await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
         return { user, verificationToken };
       });
