@@ -11,7 +11,8 @@ export const crmsEnvSchema = baseEnvSchema.extend({
   PORT: envInteger(5002, 0),
   ATHS_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:5001'),
   ATHS_SERVICE_API_KEY: z.string().optional(),
-  DB_POOL_SIZE: envInteger(10, 1),
+  /** At least 2: the kit's PostgreSQL migration holds one connection (advisory lock) while migrating on another. */
+  DB_POOL_SIZE: envInteger(10, 2),
   /** Status propagation to ATHS (STATUS_SYNC_ENABLED, _CONCURRENCY, _BACKOFF_*, …): see docs/provisioning.md. */
   ...outboxEnvShape('STATUS_SYNC'),
 });

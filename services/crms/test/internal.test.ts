@@ -1,5 +1,8 @@
 import { testDatabaseDrivers } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.ts';
+import { loadCrmsConfig } from '../src/config.ts';
+import { openCrmsDatabase } from '../src/database.ts';
 import { API_KEY, createCustomer, customerInput, SECOND_API_KEY, startHarness, type Harness } from './support/harness.ts';
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -204,6 +207,32 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       expect(cases[0]!.statusCode).toBe(400);
       expect(cases[2]!.statusCode).toBe(415);
       expect(cases[7]!.statusCode).toBe(413);
+    });
+  });
+
+  describe('POST /api/customers/internal/create when the database fails', () => {
+    it("answers the seed's 500 body and leaks nothing", async () => {
+      const config = loadCrmsConfig(
+        { NODE_ENV: 'test', LOG_LEVEL: 'silent', SERVICE_API_KEYS: API_KEY, DATABASE_URL: h.url, DB_POOL_SIZE: '2' },
+        () => undefined,
+      );
+      const database = await openCrmsDatabase(config);
+      // No status-sync worker: it would hold a pool connection (LISTEN) that database.close() waits for.
+      const app = await buildApp(config, { database, userStatusSync: false });
+      try {
+        await database.close();
+        const res = await createCustomer(app, customerInput());
+        expect(res.statusCode).toBe(500);
+        expect(res.body).toBe(
+          JSON.stringify({
+            success: false,
+            message: 'Failed to create customer record',
+            errors: [{ field: 'server', message: 'An unexpected error occurred. Please try again later.' }],
+          }),
+        );
+      } finally {
+        await app.close();
+      }
     });
   });
 

@@ -1,4 +1,4 @@
-import { apiKeyGuard, successSchema, type App } from '@shop/service-kit';
+import { apiKeyGuard, errorBodySchema, HttpError, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
 import {
   createCustomerBody,
   customerIdParams,
@@ -12,6 +12,7 @@ import type { CustomersService } from '../customers/service.ts';
 import { API_KEY_SECURITY, internalErrors, success } from './common.ts';
 
 const recordResponse = { 200: successSchema(customerRecordSchema), ...internalErrors };
+const createResponse = { 200: successSchema(customerRecordSchema), 400: errorBodySchema, 401: errorBodySchema, 500: errorBodySchema };
 
 /** Service-to-service routes (x-api-key): ATHS provisioning, profile sync, order/complaint statistics. */
 export function registerInternalRoutes(app: App, options: { service: CustomersService; apiKeys: readonly string[] }): void {
@@ -31,12 +32,20 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
           'record afterwards, under any concurrency. Email is stored lower-case and is not a uniqueness key.',
         security: API_KEY_SECURITY,
         body: createCustomerBody,
-        response: recordResponse,
+        response: createResponse,
       },
     },
     async (request) => {
-      const { created, customer } = await service.create(request.body);
-      return success(created ? 'Customer created successfully' : 'Customer already exists', toRecord(customer));
+      let result;
+      try {
+        result = await service.create(request.body);
+      } catch (error) {
+        if (error instanceof HttpError) throw error;
+        // The seed's own 500 body for this endpoint.
+        request.log.error({ err: error, userId: request.body.userId }, 'customer create failed');
+        throw new HttpError(500, 'Failed to create customer record', [SERVER_ERROR]);
+      }
+      return success(result.created ? 'Customer created successfully' : 'Customer already exists', toRecord(result.customer));
     },
   );
 

@@ -16,6 +16,8 @@ export interface Harness {
   app: App;
   aths: FakeAths;
   database: DatabaseHandle;
+  /** The test database's URL (`memory://` for PGlite). */
+  url: string;
   /** Empties the CRMS tables (between tests that need a clean slate). */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startHarness(driver: DatabaseDriver, deps: Omit<CrmsDeps, 
     app,
     aths,
     database,
+    url: testDatabase.url,
     async reset() {
       await database.db.execute(sql`truncate table customer_status_changes, customers`);
     },
