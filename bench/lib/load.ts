@@ -101,7 +101,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export interface ClosedLoopOptions {
   concurrency: number;
   durationMs: number;
-  /** Run this long first without recording (JIT, connection pools, caches). */
+  /** Run this long first without recording (JIT, connection pools, caches); keep it ≥ one request's latency. */
   warmupMs?: number;
   /** `i` is a sequence number unique within the run (warm-up included). */
   request: (i: number) => Promise<Outcome>;
@@ -126,7 +126,9 @@ export async function closedLoop(options: ClosedLoopOptions): Promise<LoadResult
         outcome = { status: 0, ok: false };
       }
       const ended = performance.now();
-      if (started >= measureFrom && ended <= stopAt) {
+      // Counted by completion inside the window: the pipeline is full from the warm-up on, so completions per
+      // second are the true rate, without the edge loss of keeping only requests that start and end inside it.
+      if (ended >= measureFrom && ended <= stopAt) {
         samples.push({ startedAt: started - measureFrom, latencyMs: ended - started, ...outcome });
       }
     }

@@ -4,10 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'bson';
-import { REPO_ROOT } from '@shop/service-kit/testing';
+import { freePort, REPO_ROOT } from '@shop/service-kit/testing';
 import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, rssOf, runTag, sampleRss, serviceExists, startCluster, type Cluster } from '../lib/cluster.ts';
 import { closedLoop, fmt, httpTarget } from '../lib/load.ts';
 import { table, type Section } from '../lib/report.ts';
@@ -83,22 +84,28 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-async function portFree(url: string): Promise<boolean> {
-  try {
-    await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /** `npm start` as an operator runs it: both services on the embedded database, summed over the process tree. */
 async function measureNpmStart(loadMs: number): Promise<unknown[][] | string> {
   if (!existsSync(join(REPO_ROOT, 'scripts/start-all.ts'))) return 'not available yet: scripts/start-all.ts (npm start) does not exist';
-  const aths = 'http://127.0.0.1:5001';
-  const crms = 'http://127.0.0.1:5002';
-  if (!(await portFree(aths)) || !(await portFree(crms))) return 'skipped: ports 5001/5002 are in use on this machine';
-  const child = spawn('npm', ['start'], { cwd: REPO_ROOT, detached: true, stdio: 'ignore', env: { ...process.env, LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false' } });
+  const athsPort = await freePort();
+  const crmsPort = await freePort();
+  const aths = `http://127.0.0.1:${athsPort}`;
+  const crms = `http://127.0.0.1:${crmsPort}`;
+  // Its own data directory (DATA_DIR) and ports, so that it neither touches ./data nor collides with anything.
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-npm-start-'));
+  const child = spawn('npm', ['start'], {
+    cwd: REPO_ROOT,
+    detached: true,
+    stdio: 'ignore',
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      ATHS_PORT: String(athsPort),
+      CRMS_PORT: String(crmsPort),
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_ENABLED: 'false',
+    },
+  });
   try {
     if (!(await waitForHealth(aths, 120_000)) || !(await waitForHealth(crms, 30_000))) return 'npm start did not bring both services up within 2 minutes';
     await sleep(3_000);
@@ -143,6 +150,7 @@ async function measureNpmStart(loadMs: number): Promise<unknown[][] | string> {
     } catch {
       // gone
     }
+    await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
