@@ -23,7 +23,10 @@ import { createUserStatusSync, type UserStatusSync } from './user-status-sync/in
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface CrmsDeps {
-  /** Cross-service hook for administrator status changes (the CRMS → ATHS propagation); no-op by default. */
+  /**
+   * Cross-service hook for administrator status changes. Default: the status-sync outbox's hooks (CRMS → ATHS
+   * propagation), or noCustomerStatusHooks when `userStatusSync` is false.
+   */
   customerStatusHooks?: CustomerStatusHooks;
   /** An already-open, migrated database (e.g. shared by tests). The caller owns it: the app does not close it. */
   database?: DatabaseHandle;
