@@ -53,7 +53,7 @@ export async function reconcileCustomers(db: Database): Promise<ReconcileResult>
            ORDER BY u.created_at, u.id`,
     );
     await tx.execute(sql`SELECT pg_notify(${getTableName(customerOutbox)}, '')`);
-    return { queued: queued.length, requeued: Number(requeued[0]?.n ?? 0) };
+    return { queued: queued.length, requeued: Number(requeued[0]!.n) };
   });
 }
 
@@ -67,5 +67,5 @@ export async function provisioningCoverage(db: Database): Promise<{ registered: 
                ))::int AS provisioned
           FROM ${users} u WHERE u.role = 'Customer'`,
   );
-  return { registered: Number(rows[0]?.registered ?? 0), provisioned: Number(rows[0]?.provisioned ?? 0) };
+  return { registered: Number(rows[0]!.registered), provisioned: Number(rows[0]!.provisioned) };
 }

@@ -1,12 +1,24 @@
 import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
-import { newObjectId, type Executor } from '@shop/service-kit';
+import type { Executor } from '@shop/service-kit';
 import { oneTimeTokens, refreshTokens, type OneTimePurpose } from './schema.ts';
 
-export async function insertRefreshToken(
-  ex: Executor,
-  values: { tokenHash: string; familyId: string; userId: string; expiresAt: Date },
-): Promise<void> {
-  await ex.insert(refreshTokens).values({ id: newObjectId(), ...values });
+export interface NewRefreshToken {
+  id: string;
+  tokenHash: string;
+  familyId: string;
+  userId: string;
+  expiresAt: Date;
+}
+
+export interface NewOneTimeToken {
+  tokenHash: string;
+  purpose: OneTimePurpose;
+  userId: string;
+  expiresAt: Date;
+}
+
+export async function insertRefreshToken(ex: Executor, values: NewRefreshToken): Promise<void> {
+  await ex.insert(refreshTokens).values(values);
 }
 
 /**
@@ -62,10 +74,7 @@ export async function pruneRefreshTokens(ex: Executor, olderThan: Date): Promise
     .where(or(lt(refreshTokens.expiresAt, olderThan), lt(refreshTokens.revokedAt, olderThan)));
 }
 
-export async function insertOneTimeToken(
-  ex: Executor,
-  values: { tokenHash: string; purpose: OneTimePurpose; userId: string; expiresAt: Date },
-): Promise<void> {
+export async function insertOneTimeToken(ex: Executor, values: NewOneTimeToken): Promise<void> {
   await ex.insert(oneTimeTokens).values(values);
 }
 

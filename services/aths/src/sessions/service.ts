@@ -2,6 +2,7 @@ import { newObjectId, unauthorized, type Database, type Executor, type Logger, t
 import type { SigningKeyStore } from '../signing-keys/key-store.ts';
 import { findUserById } from '../users/repository.ts';
 import * as repo from './repository.ts';
+import type { NewRefreshToken } from './repository.ts';
 import { hashToken, newOpaqueToken } from './tokens.ts';
 
 export interface TokenPair {
@@ -25,15 +26,25 @@ const invalidRefreshToken = () => unauthorized('Invalid or expired refresh token
 export class SessionService {
   constructor(private readonly options: SessionServiceOptions) {}
 
-  /** Starts a new family (a login) or continues one (a rotation) inside the caller's transaction. */
-  async createRefreshToken(tx: Executor, userId: string, familyId: string = newObjectId()): Promise<string> {
+  /** A new refresh token (returned once) and the row that stores its hash; a new family unless one is given. */
+  newRefreshToken(userId: string, familyId: string = newObjectId()): { token: string; record: NewRefreshToken } {
     const token = newOpaqueToken();
-    await repo.insertRefreshToken(tx, {
-      tokenHash: hashToken(token),
-      familyId,
-      userId,
-      expiresAt: new Date(Date.now() + this.options.refreshTokenTtlSeconds * 1000),
-    });
+    return {
+      token,
+      record: {
+        id: newObjectId(),
+        tokenHash: hashToken(token),
+        familyId,
+        userId,
+        expiresAt: new Date(Date.now() + this.options.refreshTokenTtlSeconds * 1000),
+      },
+    };
+  }
+
+  /** Starts a new family (a login) or continues one (a rotation) inside the caller's transaction. */
+  async createRefreshToken(tx: Executor, userId: string, familyId?: string): Promise<string> {
+    const { token, record } = this.newRefreshToken(userId, familyId);
+    await repo.insertRefreshToken(tx, record);
     return token;
   }
 

@@ -1,5 +1,6 @@
 import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import { likePattern, type Executor, type Role } from '@shop/service-kit';
+import type { NewOneTimeToken, NewRefreshToken } from '../sessions/repository.ts';
 import { users, type Address, type UserRow } from './schema.ts';
 
 export interface NewUser {
@@ -16,6 +17,54 @@ export interface NewUser {
 export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow> {
   const [row] = await ex.insert(users).values(values).returning();
   return row!;
+}
+
+/**
+ * The registration hot path in one statement (data-modifying CTEs; the foreign keys are checked at the end of the
+ * statement): the user, and optionally their first refresh token and a verification token. Timestamps come from
+ * here, so the row is known without RETURNING. A taken e-mail fails with 23505 on users_email_lower_unique.
+ */
+export async function insertUserWithTokens(
+  ex: Executor,
+  values: NewUser,
+  tokens: { refresh?: NewRefreshToken; verification?: NewOneTimeToken },
+): Promise<UserRow> {
+  const now = new Date();
+  const emailVerified = values.emailVerified ?? false;
+  const statements = [
+    sql`INSERT INTO users (id, email, password_hash, full_name, contact_number, address, role, is_active, email_verified, created_at, updated_at)
+        VALUES (${values.id}, ${values.email}, ${values.passwordHash}, ${values.fullName}, ${values.contactNumber},
+                ${JSON.stringify(values.address)}::jsonb, ${values.role}, true, ${emailVerified}, ${now}, ${now})`,
+  ];
+  const { refresh, verification } = tokens;
+  if (refresh) {
+    statements.push(sql`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at)
+        VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt})`);
+  }
+  if (verification) {
+    statements.push(sql`INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at)
+        VALUES (${verification.tokenHash}, ${verification.purpose}, ${verification.userId}, ${now}, ${verification.expiresAt})`);
+  }
+  const last = statements.pop()!;
+  const ctes = statements.map((statement, index) => sql`${sql.raw(`s${index}`)} AS (${statement})`);
+  await ex.execute(ctes.length > 0 ? sql`WITH ${sql.join(ctes, sql`, `)} ${last}` : last);
+  return {
+    ...values,
+    emailVerified,
+    isActive: true,
+    lastLoginAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The login hot path in one statement: the new refresh token and the user's last-login time. */
+export async function recordLogin(ex: Executor, userId: string, refresh: NewRefreshToken): Promise<void> {
+  const now = new Date();
+  await ex.execute(sql`WITH t AS (
+      INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at)
+      VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}))
+    UPDATE users SET last_login_at = ${now} WHERE id = ${userId}`);
 }
 
 export async function findUserById(ex: Executor, id: string, forUpdate = false): Promise<UserRow | undefined> {

@@ -89,23 +89,17 @@ export class UserService {
     return result;
   }
 
-  /** A new single-use token; earlier ones of the same purpose stop working (`newUser`: there are none). */
-  private async issueOneTimeToken(
-    tx: Executor,
-    userId: string,
-    purpose: 'password_reset' | 'email_verification',
-    newUser = false,
-  ): Promise<string> {
+  private oneTimeToken(userId: string, purpose: 'password_reset' | 'email_verification'): { token: string; record: tokenRepo.NewOneTimeToken } {
     const ttl = purpose === 'password_reset' ? this.deps.config.PASSWORD_RESET_TTL : this.deps.config.EMAIL_VERIFICATION_TTL;
     const token = newOpaqueToken();
-    const now = new Date();
-    if (!newUser) await tokenRepo.expireOneTimeTokens(tx, userId, purpose, now);
-    await tokenRepo.insertOneTimeToken(tx, {
-      tokenHash: hashToken(token),
-      purpose,
-      userId,
-      expiresAt: new Date(now.getTime() + ttl * 1000),
-    });
+    return { token, record: { tokenHash: hashToken(token), purpose, userId, expiresAt: new Date(Date.now() + ttl * 1000) } };
+  }
+
+  /** A new single-use token; earlier ones of the same purpose stop working. */
+  private async issueOneTimeToken(tx: Executor, userId: string, purpose: 'password_reset' | 'email_verification'): Promise<string> {
+    const { token, record } = this.oneTimeToken(userId, purpose);
+    await tokenRepo.expireOneTimeTokens(tx, userId, purpose, new Date());
+    await tokenRepo.insertOneTimeToken(tx, record);
     return token;
   }
 
@@ -134,19 +128,24 @@ export class UserService {
     let created: { user: UserRow; refreshToken: string; verificationToken: string };
     try {
       created = await this.write(async (tx) => {
-        const user = await repo.insertUser(tx, {
-          id: newObjectId(),
-          email: input.email,
-          passwordHash,
-          fullName: input.fullName,
-          contactNumber: input.contactNumber,
-          address: cleanAddress(input.address),
-          role: 'Customer',
-        });
-        const refreshToken = await this.deps.sessions.createRefreshToken(tx, user.id);
-        const verificationToken = await this.issueOneTimeToken(tx, user.id, 'email_verification', true);
+        const id = newObjectId();
+        const refresh = this.deps.sessions.newRefreshToken(id);
+        const verification = this.oneTimeToken(id, 'email_verification');
+        const user = await repo.insertUserWithTokens(
+          tx,
+          {
+            id,
+            email: input.email,
+            passwordHash,
+            fullName: input.fullName,
+            contactNumber: input.contactNumber,
+            address: cleanAddress(input.address),
+            role: 'Customer',
+          },
+          { refresh: refresh.record, verification: verification.record },
+        );
         await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
-        return { user, refreshToken, verificationToken };
+        return { user, refreshToken: refresh.token, verificationToken: verification.token };
       });
     } catch (error) {
       if (emailConstraint(error)) throw EMAIL_TAKEN();
@@ -163,20 +162,25 @@ export class UserService {
     let created: { user: UserRow; verificationToken: string | null };
     try {
       created = await this.write(async (tx) => {
-        const user = await repo.insertUser(tx, {
-          id: newObjectId(),
-          email: input.email,
-          passwordHash,
-          fullName: input.fullName,
-          contactNumber: input.contactNumber,
-          address: cleanAddress(input.address),
-          role: input.role,
-          emailVerified: input.emailVerified ?? false,
-        });
-        const verificationToken =
-          options.sendVerification !== false && !user.emailVerified ? await this.issueOneTimeToken(tx, user.id, 'email_verification', true) : null;
+        const id = newObjectId();
+        const verification =
+          options.sendVerification !== false && !input.emailVerified ? this.oneTimeToken(id, 'email_verification') : null;
+        const user = await repo.insertUserWithTokens(
+          tx,
+          {
+            id,
+            email: input.email,
+            passwordHash,
+            fullName: input.fullName,
+            contactNumber: input.contactNumber,
+            address: cleanAddress(input.address),
+            role: input.role,
+            emailVerified: input.emailVerified ?? false,
+          },
+          { verification: verification?.record },
+        );
         await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
-        return { user, verificationToken };
+        return { user, verificationToken: verification?.token ?? null };
       });
     } catch (error) {
       if (emailConstraint(error)) throw EMAIL_TAKEN();
@@ -224,11 +228,9 @@ export class UserService {
       this.deps.metrics.logins.inc({ outcome: valid ? 'inactive' : 'wrong-password' });
       throw invalidCredentials();
     }
-    const now = new Date();
-    const refreshToken = await this.deps.db.transaction(async (tx) => {
-      await repo.updateUser(tx, user.id, { lastLoginAt: now }, false);
-      return this.deps.sessions.createRefreshToken(tx, user.id);
-    });
+    const refresh = this.deps.sessions.newRefreshToken(user.id);
+    await repo.recordLogin(this.deps.db, user.id, refresh.record);
+    const refreshToken = refresh.token;
     this.deps.metrics.logins.inc({ outcome: 'success' });
     return { user, tokens: await this.deps.sessions.pair(user, refreshToken) };
   }
