@@ -127,7 +127,13 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     await keys.init();
     const verifyAccessToken = accessTokenVerifier({ keys: keys.getKey, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
 
-    const mailer = new Mailer({ smtpUrl: config.SMTP_URL, from: config.MAIL_FROM, logger, transport: deps.mailTransport });
+    const mailer = new Mailer({
+      smtpUrl: config.SMTP_URL,
+      from: config.MAIL_FROM,
+      logger,
+      transport: deps.mailTransport,
+      logLinks: config.NODE_ENV !== 'production',
+    });
     cleanups.unshift(() => mailer.close());
     if (!mailer.delivers) logger.warn('SMTP_URL is not set: e-mails and their links are written to the log');
 

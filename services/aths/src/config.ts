@@ -115,11 +115,13 @@ export function loadAthsConfig(env: NodeJS.ProcessEnv = process.env): AthsConfig
     else if (parsed.CRMS_SERVICE_API_KEY.length < MIN_SECRET_LENGTH) {
       problems.push(`CRMS_SERVICE_API_KEY must be at least ${MIN_SECRET_LENGTH} characters in production`);
     }
-    if (!parsed.SMTP_URL) warnings.push('SMTP_URL is not set: e-mails (verification, password reset) are only written to the log');
+    if (!parsed.SMTP_URL) warnings.push('SMTP_URL is not set: verification and password-reset e-mails cannot be delivered (links are not logged in production)');
   }
   if (parsed.ACCESS_TOKEN_TTL > 24 * 3600) problems.push('ACCESS_TOKEN_TTL must be at most 24h (access tokens are meant to be short-lived)');
   if (problems.length > 0) {
     throw new ConfigError(`Invalid ATHS configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   }
-  return { ...parsed, SERVICE_API_KEYS: serviceApiKeys, warnings };
+  // 127.0.0.1 in development (nothing else on the network reaches a dev instance); all interfaces in production.
+  const host = env.HOST === undefined && parsed.NODE_ENV === 'production' ? '0.0.0.0' : parsed.HOST;
+  return { ...parsed, HOST: host, SERVICE_API_KEYS: serviceApiKeys, warnings };
 }

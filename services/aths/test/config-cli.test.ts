@@ -46,6 +46,9 @@ describe('ATHS configuration', () => {
     expect(
       loadAthsConfig({ NODE_ENV: 'production', SERVICE_API_KEYS: strong, CRMS_SERVICE_API_KEY: strong, CRMS_BASE_URL: 'http://crms:5002' }).SERVICE_API_KEYS,
     ).toEqual([strong]);
+    const production = { NODE_ENV: 'production', SERVICE_API_KEYS: strong, CRMS_SERVICE_API_KEY: strong, CRMS_BASE_URL: 'http://crms:5002' };
+    expect(loadAthsConfig(production).HOST).toBe('0.0.0.0');
+    expect(loadAthsConfig({ ...production, HOST: '10.0.0.5' }).HOST).toBe('10.0.0.5');
   });
 
   it('checks the bootstrap administrator settings', () => {

@@ -28,6 +28,8 @@ export interface MailerOptions {
   /** Attempts per message before it is given up (logged as an error). */
   attempts?: number;
   retryDelayMs?: number;
+  /** Without SMTP, write the link (with its token) to the log: development only (default true). */
+  logLinks?: boolean;
 }
 
 /**
@@ -83,6 +85,10 @@ export class Mailer {
   private async deliver(message: MailMessage): Promise<void> {
     const { logger } = this.options;
     if (!this.transport) {
+      if (this.options.logLinks === false) {
+        logger.warn({ mail: { kind: message.kind, to: message.to } }, 'mail not sent: SMTP_URL is not set');
+        return;
+      }
       logger.info(
         { mail: { kind: message.kind, to: message.to, subject: message.subject, link: message.link } },
         `mail not sent (no SMTP_URL): ${message.subject} → ${message.to}${message.link ? ` link: ${message.link}` : ''}`,
