@@ -53,6 +53,11 @@ describe.each(testDatabaseDrivers())('ATHS rate limits on %s', (driver) => {
     expect((await forgot(email)).statusCode).toBe(200);
     expect((await forgot(email)).statusCode).toBe(200);
     expect429(await forgot(email));
+    const { accessToken } = await aths.app.aths.users.register(registration()).then((r) => ({ accessToken: r.tokens.accessToken }));
+    const resend = () => aths.app.inject({ method: 'POST', url: '/api/auth/resend-verification', headers: { authorization: `Bearer ${accessToken}` } });
+    expect((await resend()).statusCode).toBe(200);
+    expect((await resend()).statusCode).toBe(200);
+    expect429(await resend());
   });
 });
 

@@ -12,6 +12,8 @@ export interface RateLimits {
   register: PreHandler[];
   forgotPassword: PreHandler[];
   resetPassword: PreHandler[];
+  /** Per signed-in user (runs after the bearer guard). */
+  resendVerification: PreHandler[];
 }
 
 interface Limit {
@@ -35,7 +37,7 @@ const byEmail = (request: FastifyRequest) => {
  * When the store fails (Redis down) requests are let through and the error is logged: availability over limits.
  */
 export async function registerRateLimits(app: App, config: AthsConfig, redis?: Redis): Promise<RateLimits> {
-  if (!config.RATE_LIMIT_ENABLED) return { login: [], register: [], forgotPassword: [], resetPassword: [] };
+  if (!config.RATE_LIMIT_ENABLED) return { login: [], register: [], forgotPassword: [], resetPassword: [], resendVerification: [] };
   await app.register(rateLimit, {
     global: false,
     timeWindow: config.RATE_LIMIT_WINDOW * 1000,
@@ -80,5 +82,8 @@ export async function registerRateLimits(app: App, config: AthsConfig, redis?: R
       { name: 'forgot-email', max: config.RATE_LIMIT_PASSWORD_PER_EMAIL, key: byEmail },
     ]),
     resetPassword: handler([{ name: 'reset-ip', max: config.RATE_LIMIT_PASSWORD_PER_IP, key: byIp }]),
+    resendVerification: handler([
+      { name: 'resend-user', max: config.RATE_LIMIT_PASSWORD_PER_EMAIL, key: (request) => request.auth?.userId },
+    ]),
   };
 }

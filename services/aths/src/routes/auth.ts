@@ -176,11 +176,12 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     '/api/auth/resend-verification',
     {
       onRequest: guards.user,
+      preHandler: rateLimits.resendVerification,
       schema: {
         tags,
         summary: 'Send a new verification e-mail',
         security: bearerSecurity,
-        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403) },
+        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (request) => {
