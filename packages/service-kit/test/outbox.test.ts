@@ -2,7 +2,9 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
+import { getTableConfig } from 'drizzle-orm/pg-core';
 import { Registry } from 'prom-client';
+import { z } from 'zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   backoffDelay,
@@ -13,6 +15,8 @@ import {
   isRetryableStatus,
   isSuccessStatus,
   openDatabase,
+  outboxEnvShape,
+  outboxSettingsFrom,
   outboxChannel,
   outboxSummary,
   OutboxWorker,
@@ -116,6 +120,32 @@ describe('delivery outcomes', () => {
     });
     expect(failureFromError(new TypeError('boom'))).toEqual({ outcome: 'retry', error: 'TypeError: boom' });
     expect(failureFromError('plain')).toEqual({ outcome: 'retry', error: 'plain' });
+  });
+});
+
+describe('outbox table and settings', () => {
+  it('declares the due (partial) and key indexes', () => {
+    const config = getTableConfig(testOutbox);
+    expect(config.name).toBe('kit_test_outbox');
+    expect(config.indexes.map((index) => index.config.name).sort()).toEqual(['kit_test_outbox_due_idx', 'kit_test_outbox_key_idx', 'kit_test_outbox_state_idx']);
+    expect(config.indexes.find((index) => index.config.name === 'kit_test_outbox_due_idx')!.config.where).toBeDefined();
+  });
+
+  it('reads prefixed variables with production defaults', () => {
+    const schema = z.object(outboxEnvShape('DELIVERY'));
+    const parsed = schema.parse({ DELIVERY_CONCURRENCY: '4', DELIVERY_BACKOFF_JITTER: '0.2', DELIVERY_ENABLED: 'false' });
+    expect(outboxSettingsFrom(parsed, 'DELIVERY')).toEqual({
+      enabled: false,
+      concurrency: 4,
+      backoff: { baseMs: 500, maxMs: 300_000, jitter: 0.2 },
+      pollIntervalMs: 1_000,
+      probeIntervalMs: 1_000,
+      leaseMs: 30_000,
+      timeoutMs: 5_000,
+    });
+    // A config object that never went through the schema gets the defaults.
+    expect(outboxSettingsFrom({}, 'OTHER')).toMatchObject({ enabled: true, concurrency: 32, backoff: DEFAULT_BACKOFF, timeoutMs: 5_000 });
+    expect(() => schema.parse({ DELIVERY_BACKOFF_JITTER: '2' })).toThrow();
   });
 });
 
@@ -461,7 +491,8 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
           return { outcome: 'retry', error: 'late failure' };
         },
       },
-      { leaseMs: 300, logger, workerId: 'worker-a', stopTimeoutMs: 100 },
+      // concurrency 1: while its call hangs, a cannot claim anything (not even its own expired lease) again.
+      { leaseMs: 300, logger, workerId: 'worker-a', stopTimeoutMs: 100, concurrency: 1 },
     );
     await a.start();
     await enqueueMany([{ topic: 't', key: 'l1' }]);
@@ -511,6 +542,71 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     w.nudge();
     await sleep(150);
     expect(await countState('pending')).toBe(1);
+  });
+
+  it('stores a message without a payload as JSON null', async () => {
+    await handle.db.transaction(async (tx) => enqueue(tx, testOutbox, { topic: 't', key: 'np' } as never));
+    const [row] = await rowsOf<{ payload: unknown }>(handle.db, sql`SELECT payload FROM kit_test_outbox WHERE key = 'np'`);
+    expect(row!.payload).toBeNull();
+  });
+
+  it('keeps going when the database fails in the middle: outcome not recorded → redelivered after the lease', async () => {
+    let dbDown = false;
+    const flaky = new Proxy(handle.db, {
+      get(target, property, receiver) {
+        if (property === 'execute' && dbDown) return async () => Promise.reject(new Error('database unreachable'));
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { logger, lines } = capturingLogger();
+    let calls = 0;
+    const w = worker(
+      {
+        t: async () => {
+          calls += 1;
+          if (calls === 1) return { outcome: 'retry', error: 'first failure' }; // target failing → probing starts
+          if (calls === 2) {
+            dbDown = true; // the outcome cannot be recorded, nor can the backlog be pulled forward
+            return delivered();
+          }
+          return delivered();
+        },
+      },
+      { db: flaky, logger, leaseMs: 300, probeIntervalMs: 50, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 10, jitter: 0 } },
+    );
+    await enqueueMany([{ topic: 't', key: 'f1' }]);
+    await w.start();
+    await waitFor(() => lines.some((line) => line.msg === 'outbox: pulling the backlog forward failed'), 5_000, 'recover failure');
+    expect(lines.some((line) => String(line.msg).startsWith('outbox: recording an outcome failed'))).toBe(true);
+    await waitFor(() => lines.some((line) => line.msg === 'outbox: claiming messages failed'), 5_000, 'claim failure');
+    dbDown = false;
+    await waitFor(async () => (await countState('delivered')) === 1, 5_000, 'redelivered after the lease');
+    expect((await rowsFor('f1'))[0]!.attempts).toBe(3);
+  });
+
+  it('logs a failing probe claim and keeps probing', async () => {
+    let dbDown = false;
+    const flaky = new Proxy(handle.db, {
+      get(target, property, receiver) {
+        if (property === 'execute' && dbDown) return async () => Promise.reject(new Error('database unreachable'));
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { logger, lines } = capturingLogger();
+    const w = worker(
+      { t: async () => ({ outcome: 'retry', error: 'down' }) },
+      { db: flaky, logger, probeIntervalMs: 30, pollIntervalMs: 60_000, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } },
+    );
+    await enqueueMany([{ topic: 't', key: 'pf' }]);
+    await w.start();
+    await waitFor(() => w.targetFailing, 5_000, 'failing');
+    await w.idle();
+    dbDown = true;
+    await waitFor(() => lines.some((line) => line.msg === 'outbox: probe claim failed'), 5_000, 'probe failure');
+    dbDown = false;
+    await w.stop();
   });
 
   it('survives a database that goes away (logs, no crash) and can be started with a helper', async () => {

@@ -97,7 +97,7 @@ export async function requeueOutbox(db: Executor, table: OutboxTable, keys?: rea
         )
         SELECT count(*)::int AS n, pg_notify(${tableName}, '') AS notified FROM changed`,
   );
-  return Number(rows[0]?.n ?? 0);
+  return Number(rows[0]!.n);
 }
 
 /** Makes every pending message due now (used when the target answers again after an outage). */
@@ -112,5 +112,5 @@ export async function pullPendingForward(db: Executor, table: OutboxTable): Prom
         )
         SELECT count(*)::int AS n, pg_notify(${tableName}, '') AS notified FROM changed`,
   );
-  return Number(rows[0]?.n ?? 0);
+  return Number(rows[0]!.n);
 }
