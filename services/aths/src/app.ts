@@ -154,6 +154,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     const hooksOption = deps.userLifecycleHooks ?? provisioning?.hooks ?? noUserLifecycleHooks;
     const hooks = typeof hooksOption === 'function' ? await hooksOption({ config, database, logger, metrics }) : hooksOption;
     const users = new UserService({ db: database.db, hooks, passwords, sessions, mailer, config, logger, metrics: athsMetrics });
+    cleanups.unshift(() => users.drain());
 
     const app = (await buildServer({
       service: SERVICE_NAME,

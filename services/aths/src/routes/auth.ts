@@ -121,7 +121,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
       },
     },
     async (request) => {
-      await users.forgotPassword(request.body.email);
+      users.forgotPassword(request.body.email);
       return ok('If an account exists for this email, a password reset link has been sent');
     },
   );

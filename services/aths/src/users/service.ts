@@ -235,23 +235,38 @@ export class UserService {
     return { user, tokens: await this.deps.sessions.pair(user, refreshToken) };
   }
 
-  /** Sends a reset link when the account exists and is active; the caller answers the same either way. */
-  async forgotPassword(email: string): Promise<void> {
-    const user = await repo.findUserByEmail(this.deps.db, email);
-    if (!user || !user.isActive) {
-      this.deps.logger.info('password reset asked for an unknown or inactive account');
-      return;
-    }
-    const token = await this.deps.db.transaction((tx) => this.issueOneTimeToken(tx, user.id, 'password_reset'));
-    this.deps.mailer.enqueue(
-      passwordResetMail({
-        to: user.email,
-        fullName: user.fullName,
-        token,
-        baseUrl: this.deps.config.APP_BASE_URL,
-        ttlSeconds: this.deps.config.PASSWORD_RESET_TTL,
-      }),
-    );
+  private readonly background = new Set<Promise<void>>();
+
+  /**
+   * Sends a reset link when the account exists and is active. The look-up, token and mail happen after the caller
+   * answered, so neither the answer nor its timing tells whether the address has an account.
+   */
+  forgotPassword(email: string): void {
+    const task = (async () => {
+      const user = await repo.findUserByEmail(this.deps.db, email);
+      if (!user || !user.isActive) {
+        this.deps.logger.info('password reset asked for an unknown or inactive account');
+        return;
+      }
+      const token = await this.deps.db.transaction((tx) => this.issueOneTimeToken(tx, user.id, 'password_reset'));
+      this.deps.mailer.enqueue(
+        passwordResetMail({
+          to: user.email,
+          fullName: user.fullName,
+          token,
+          baseUrl: this.deps.config.APP_BASE_URL,
+          ttlSeconds: this.deps.config.PASSWORD_RESET_TTL,
+        }),
+      );
+    })().catch((error: unknown) => this.deps.logger.error({ err: error }, 'password reset request failed'));
+    const tracked = new Promise<void>((resolve) => setImmediate(() => void task.finally(resolve)));
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+
+  /** Waits for background work (password-reset requests) to finish: before the database closes. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.background]);
   }
 
   /** Single-use token → new password; every refresh token of the user is revoked. */
