@@ -606,6 +606,23 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     dbDown = true;
     await waitFor(() => lines.some((line) => line.msg === 'outbox: probe claim failed'), 5_000, 'probe failure');
     dbDown = false;
+    // Nothing left to probe with (the message was settled elsewhere): probing finds nothing and carries on.
+    await handle.db.execute(sql`UPDATE kit_test_outbox SET state = 'dead'`);
+    await sleep(150);
+    expect(w.targetFailing).toBe(true);
+    await w.stop();
+  });
+
+  it('stops cleanly even when UNLISTEN fails', async () => {
+    // Built directly: every tunable at its default.
+    const w = new OutboxWorker({
+      db: handle.db,
+      table: testOutbox,
+      handlers: {},
+      logger: pino({ level: 'silent' }),
+      listen: async () => async () => Promise.reject(new Error('connection gone')),
+    });
+    await w.start();
     await w.stop();
   });
 

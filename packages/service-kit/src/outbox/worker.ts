@@ -260,8 +260,8 @@ export class OutboxWorker {
         }
       } while (this.again && this.running);
     } catch (error) {
-      // Database unreachable or closing: the tick tries again.
-      if (this.running) this.log.warn({ err: error }, 'outbox: claiming messages failed');
+      // Database unreachable: the tick tries again.
+      this.log.warn({ err: error }, 'outbox: claiming messages failed');
     }
   }
 
@@ -365,7 +365,7 @@ export class OutboxWorker {
 
     if (outcome.outcome === 'retry') {
       this.markFailing();
-      if (retryInMs !== undefined) this.wakeAt(Date.now() + retryInMs);
+      this.wakeAt(Date.now() + retryInMs!);
     } else if (outcome.outcome === 'delivered' && this.failing) {
       await this.recover();
     }

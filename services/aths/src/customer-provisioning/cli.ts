@@ -24,7 +24,7 @@ export const provisioningCommands: Record<string, CliCommand> = {
       ctx.out(`oldest pending: ${summary.oldestPendingCreatedAt ? `${summary.oldestPendingAgeSeconds.toFixed(1)} s (${summary.oldestPendingCreatedAt})` : 'none'}`);
       ctx.out(`customers: ${customers.registered} registered, ${customers.provisioned} with a confirmed CRMS record`);
       for (const dead of summary.dead) {
-        ctx.out(`dead: ${dead.topic} userId=${dead.key} attempts=${dead.attempts} status=${dead.lastStatus ?? '-'} at ${dead.failedAt}: ${dead.lastError ?? ''}`);
+        ctx.out(`dead: ${dead.topic} userId=${dead.key} attempts=${dead.attempts} status=${String(dead.lastStatus)} at ${dead.failedAt}: ${String(dead.lastError)}`);
       }
     },
   },
