@@ -124,6 +124,8 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('two ATHS and two CRM
       RATE_LIMIT_ENABLED: 'false',
       LOG_LEVEL: 'info',
       ...FAST_PROVISIONING,
+      // The production deadline: "delivered once" must not depend on how loaded the test machine is.
+      PROVISIONING_TIMEOUT_MS: '5000',
     });
     const started = await Promise.all([
       ServiceProcess.start({ entry: CRMS_ENTRY, port: crmsPort1, env: crmsEnv(crmsPort1), startTimeoutMs: 60_000 }),

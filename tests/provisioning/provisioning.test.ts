@@ -99,15 +99,16 @@ describe.each(testDatabaseDrivers())('ATHS → CRMS provisioning and CRMS → AT
     // Registration never waits on CRMS.
     expect(median(down.map((r) => r.ms))).toBeLessThan(median(up.map((r) => r.ms)) * 2 + 50); // loose: CI noise; bench/ measures the 10 %
     const ids = down.map((r) => r.userId);
-    await waitFor(async () => (await system.outboxRows()).filter((row) => ids.includes(row.key) && row.attempts >= 1 && row.state === 'pending').length === 30, 5_000, 'first attempts');
+    await waitFor(async () => (await system.athsAdmin('GET', '/api/admin/customer-sync')).body.data.delivery.targetFailing === true, 5_000, 'CRMS seen as down');
     // Keep CRMS away long enough for the backoff to grow past a second.
     await sleep(2_500);
     const sync = await system.athsAdmin('GET', '/api/admin/customer-sync');
     expect(sync.body.data.counts.pending).toBe(30);
     expect(sync.body.data.oldestPendingAgeSeconds).toBeGreaterThan(2);
     expect(sync.body.data.delivery.targetFailing).toBe(true);
-    const waiting = (await system.outboxRows()).find((row) => row.key === ids[0]);
-    expect(waiting!.last_error).toMatch(/ECONNREFUSED|ECONNRESET|other side closed|socket/i);
+    const tried = (await system.outboxRows()).filter((row) => ids.includes(row.key) && row.last_error !== null);
+    expect(tried.length).toBeGreaterThan(0);
+    expect(tried[0]!.last_error).toMatch(/ECONNREFUSED|ECONNRESET|other side closed|socket/i);
     expect(metricValue(await system.athsMetrics(), 'crms_provisioning_pending')).toBe(30);
 
     await system.proxy.set({ kind: 'pass' });
@@ -123,15 +124,16 @@ describe.each(testDatabaseDrivers())('ATHS → CRMS provisioning and CRMS → AT
     await system.proxy.set({ kind: 'status', status: 500 });
     const users = await Promise.all(Array.from({ length: 8 }, () => system.register()));
     const ids = users.map((user) => user.userId);
-    await waitFor(async () => (await system.outboxRows()).filter((row) => ids.includes(row.key) && row.last_status === 500 && row.attempts >= 2).length === 8, 5_000, 'retried 500s');
-    const row = (await system.outboxRows(ids[0]))[0]!;
-    expect(row.state).toBe('pending');
-    expect(row.last_error).toContain('HTTP 500');
+    await waitFor(async () => (await system.athsAdmin('GET', '/api/admin/customer-sync')).body.data.delivery.targetFailing === true, 5_000, 'CRMS seen as failing');
+    await sleep(500); // a few probes
+    const failed = (await system.outboxRows()).filter((row) => ids.includes(row.key) && row.last_status === 500);
+    expect(failed.length).toBeGreaterThanOrEqual(3);
+    expect(failed.every((row) => row.state === 'pending' && row.last_error!.includes('HTTP 500'))).toBe(true);
     await system.proxy.set({ kind: 'pass' });
     await system.waitForCustomers(ids, 5_000);
     expect([...(await system.recordCounts(ids)).values()]).toEqual(Array(8).fill(1));
     const metrics = await system.athsMetrics();
-    expect(metricValue(metrics, 'crms_provisioning_attempts_total', { topic: 'customer.create', outcome: 'retry' })).toBeGreaterThanOrEqual(16);
+    expect(metricValue(metrics, 'crms_provisioning_attempts_total', { topic: 'customer.create', outcome: 'retry' })).toBeGreaterThanOrEqual(3);
   });
 
   it('CRMS slower than the timeout: the call is abandoned and retried; the late arrival creates no duplicate', async () => {

@@ -140,6 +140,7 @@ describe('outbox table and settings', () => {
       backoff: { baseMs: 500, maxMs: 300_000, jitter: 0.2 },
       pollIntervalMs: 1_000,
       probeIntervalMs: 1_000,
+      circuitThreshold: 3,
       leaseMs: 30_000,
       timeoutMs: 5_000,
     });
@@ -263,7 +264,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
           return calls <= 3 ? { outcome: 'retry', status: 500, error: 'HTTP 500: boom' } : delivered();
         },
       },
-      { backoff: { baseMs: 100, maxMs: 300, jitter: 0.5 }, probeIntervalMs: 60_000, pollIntervalMs: 20 },
+      { backoff: { baseMs: 100, maxMs: 300, jitter: 0.5 }, probeIntervalMs: 60_000, pollIntervalMs: 20, circuitThreshold: 10 },
     );
     await enqueueMany([{ topic: 'flaky', key: 'b1' }]);
     await w.start();
@@ -284,7 +285,8 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     const random = () => 0.25;
     const w = worker(
       { fail: async () => ({ outcome: 'retry', error: 'down' }) },
-      { backoff: { baseMs: 40, maxMs: 100, jitter: 0.4 }, random, probeIntervalMs: 60_000, pollIntervalMs: 10 },
+      // The 4th failure in a row opens the circuit (then only probes, every minute here, would try again).
+      { backoff: { baseMs: 40, maxMs: 100, jitter: 0.4 }, random, probeIntervalMs: 60_000, pollIntervalMs: 10, circuitThreshold: 4 },
     );
     await enqueueMany([{ topic: 'fail', key: 'c1' }]);
     await w.start();
@@ -415,12 +417,15 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     await w.start();
     await enqueueMany(Array.from({ length: 40 }, (_, i) => ({ topic: 't', key: `pr${i}` })));
     w.nudge();
-    await waitFor(async () => (await rowsFor()).every((row) => row.attempts >= 1 && row.locked_by === null), 10_000, 'first attempts');
-    expect(w.targetFailing).toBe(true);
+    await waitFor(() => w.targetFailing, 10_000, 'circuit open');
+    await w.idle();
+    const attemptedBefore = (await rowsFor()).reduce((sum, row) => sum + row.attempts, 0);
     const before = probesWhileDown;
     await sleep(350);
-    // Probes keep going while down (about one per 100 ms), even though nothing is due.
+    // While down, only probes reach the target (about one per 100 ms, due or not); the backlog waits untouched.
     expect(probesWhileDown - before).toBeGreaterThanOrEqual(2);
+    expect(probesWhileDown - before).toBeLessThanOrEqual(5);
+    expect((await rowsFor()).reduce((sum, row) => sum + row.attempts, 0) - attemptedBefore).toBe(probesWhileDown - before);
     expect(await countState('pending')).toBe(40);
 
     up = true;
@@ -573,7 +578,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
           return delivered();
         },
       },
-      { db: flaky, logger, leaseMs: 300, probeIntervalMs: 50, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 10, jitter: 0 } },
+      { db: flaky, logger, leaseMs: 300, probeIntervalMs: 50, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 10, jitter: 0 }, circuitThreshold: 1 },
     );
     await enqueueMany([{ topic: 't', key: 'f1' }]);
     await w.start();
@@ -597,7 +602,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     const { logger, lines } = capturingLogger();
     const w = worker(
       { t: async () => ({ outcome: 'retry', error: 'down' }) },
-      { db: flaky, logger, probeIntervalMs: 30, pollIntervalMs: 60_000, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } },
+      { db: flaky, logger, probeIntervalMs: 30, pollIntervalMs: 60_000, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 }, circuitThreshold: 1 },
     );
     await enqueueMany([{ topic: 't', key: 'pf' }]);
     await w.start();

@@ -22,8 +22,10 @@ const outboxEnv = {
   BACKOFF_JITTER: share(0.5),
   /** Periodic look for due messages (retries, other instances' leftovers, expired leases). */
   POLL_INTERVAL_MS: envInteger(1_000, 10),
-  /** While the target is failing, one message (due or not) is tried this often. */
+  /** While the target is down, one message (due or not) is tried this often. */
   PROBE_INTERVAL_MS: envInteger(1_000, 10),
+  /** Retryable failures in a row after which the target counts as down (backlog paused, probing only). */
+  CIRCUIT_THRESHOLD: envInteger(3, 1),
   /** How long a claimed message is reserved for the instance delivering it. */
   LEASE_MS: envInteger(30_000, 100),
   /** Whole-request deadline of one call to the target. */
@@ -36,7 +38,7 @@ type OutboxEnv = typeof outboxEnv;
  * The outbox variables under a prefix, to spread into a service's env schema:
  * `outboxEnvShape('PROVISIONING')` → `PROVISIONING_ENABLED`, `PROVISIONING_CONCURRENCY`, `PROVISIONING_BACKOFF_BASE_MS`,
  * `PROVISIONING_BACKOFF_MAX_MS`, `PROVISIONING_BACKOFF_JITTER`, `PROVISIONING_POLL_INTERVAL_MS`,
- * `PROVISIONING_PROBE_INTERVAL_MS`, `PROVISIONING_LEASE_MS`, `PROVISIONING_TIMEOUT_MS`.
+ * `PROVISIONING_PROBE_INTERVAL_MS`, `PROVISIONING_CIRCUIT_THRESHOLD`, `PROVISIONING_LEASE_MS`, `PROVISIONING_TIMEOUT_MS`.
  */
 export function outboxEnvShape<const P extends string>(prefix: P) {
   return Object.fromEntries(Object.entries(outboxEnv).map(([name, schema]) => [`${prefix}_${name}`, schema])) as {
@@ -50,6 +52,7 @@ export interface OutboxSettings {
   backoff: BackoffPolicy;
   pollIntervalMs: number;
   probeIntervalMs: number;
+  circuitThreshold: number;
   leaseMs: number;
   timeoutMs: number;
 }
@@ -67,6 +70,7 @@ export function outboxSettingsFrom(config: object, prefix: string): OutboxSettin
     backoff: { baseMs: read('BACKOFF_BASE_MS'), maxMs: read('BACKOFF_MAX_MS'), jitter: read('BACKOFF_JITTER') },
     pollIntervalMs: read('POLL_INTERVAL_MS'),
     probeIntervalMs: read('PROBE_INTERVAL_MS'),
+    circuitThreshold: read('CIRCUIT_THRESHOLD'),
     leaseMs: read('LEASE_MS'),
     timeoutMs: read('TIMEOUT_MS'),
   };

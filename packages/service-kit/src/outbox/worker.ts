@@ -45,6 +45,11 @@ export interface OutboxWorkerOptions {
   pollIntervalMs?: number;
   /** While the target is failing, try one pending message (due or not) this often (default 1 s). */
   probeIntervalMs?: number;
+  /**
+   * Consecutive retryable failures (across messages, no success in between) after which the target counts as down
+   * (default 3): this worker then stops sending it the backlog and only probes it, until a delivery succeeds.
+   */
+  circuitThreshold?: number;
   backoff?: Partial<BackoffPolicy>;
   /** How long stop() waits for deliveries in flight (default 10 s). */
   stopTimeoutMs?: number;
@@ -76,6 +81,8 @@ export class OutboxWorker {
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
   private readonly probeIntervalMs: number;
+  private readonly circuitThreshold: number;
+  private consecutiveFailures = 0;
   private readonly backoff: BackoffPolicy;
   private readonly stopTimeoutMs: number;
   private readonly keyLabel: string;
@@ -105,6 +112,7 @@ export class OutboxWorker {
     this.leaseMs = Math.max(1, options.leaseMs ?? 30_000);
     this.pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 1_000);
     this.probeIntervalMs = Math.max(1, options.probeIntervalMs ?? 1_000);
+    this.circuitThreshold = Math.max(1, options.circuitThreshold ?? 3);
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.keyLabel = options.keyLabel ?? 'key';
@@ -160,7 +168,7 @@ export class OutboxWorker {
     }
   }
 
-  /** Whether the last attempts found the target failing (retryable errors) and it has not answered since. */
+  /** Whether the target counts as down (circuitThreshold retryable failures in a row, no success since). */
   get targetFailing(): boolean {
     return this.failing;
   }
@@ -252,7 +260,8 @@ export class OutboxWorker {
     try {
       do {
         this.again = false;
-        while (this.running && this.inFlight.size < this.concurrency) {
+        // While the target is down, only the probe talks to it: the backlog waits, costing nothing.
+        while (this.running && !this.failing && this.inFlight.size < this.concurrency) {
           const wanted = this.concurrency - this.inFlight.size;
           const rows = await this.claim(wanted, false);
           for (const row of rows) this.launch(row);
@@ -364,10 +373,13 @@ export class OutboxWorker {
     }
 
     if (outcome.outcome === 'retry') {
-      this.markFailing();
+      this.consecutiveFailures += 1;
+      if (this.consecutiveFailures >= this.circuitThreshold) this.markFailing();
       this.wakeAt(Date.now() + retryInMs!);
-    } else if (outcome.outcome === 'delivered' && this.failing) {
-      await this.recover();
+    } else {
+      // The target answered (a dead letter is an answer too).
+      this.consecutiveFailures = 0;
+      if (outcome.outcome === 'delivered' && this.failing) await this.recover();
     }
   }
 

@@ -73,6 +73,7 @@ export function createCustomerProvisioning(deps: CustomerProvisioningDeps, optio
     leaseMs: settings.leaseMs,
     pollIntervalMs: settings.pollIntervalMs,
     probeIntervalMs: settings.probeIntervalMs,
+    circuitThreshold: settings.circuitThreshold,
     backoff: settings.backoff,
   });
   registerCoverageMetrics(deps.metrics, database.db);

@@ -68,6 +68,7 @@ export function createUserStatusSync(
     leaseMs: settings.leaseMs,
     pollIntervalMs: settings.pollIntervalMs,
     probeIntervalMs: settings.probeIntervalMs,
+    circuitThreshold: settings.circuitThreshold,
     backoff: settings.backoff,
   });
   const hooks: CustomerStatusHooks = {
