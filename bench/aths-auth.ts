@@ -11,9 +11,11 @@
  * PostgreSQL: TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hash, verify } from '@node-rs/argon2';
+import pg from 'pg';
 import { createTestDatabase, REPO_ROOT, ServiceProcess, type TestDatabase } from '@shop/service-kit/testing';
 import { fmt, httpTarget, latencyStats, type LoadResult, type Outcome, type Sample } from './lib/load.ts';
 
@@ -34,13 +36,22 @@ export interface AthsAuthBenchOptions {
   log?: (message: string) => void;
 }
 
+/** A load result plus the CPU it cost: of the bound process, or of the server side (ATHS and its PostgreSQL backends). */
+export type Measured = LoadResult & { cpuMs: number; operations: number };
+
 export interface AthsAuthRow {
   driver: AthsBenchDriver;
   operation: 'Registration' | 'Login';
-  endpoint: LoadResult;
-  bound: LoadResult;
+  endpoint: Measured;
+  bound: Measured;
   boundName: 'hash' | 'verify';
+  /** Endpoint throughput / bound throughput (the goal: ≥ 0.8). */
   ratio: number;
+  /**
+   * Bound CPU per operation / server-side CPU per request: what the throughput ratio would be on a machine given to
+   * this benchmark alone (CPU time barely depends on what else runs; throughput on a shared machine does).
+   */
+  cpuRatio: number;
 }
 
 export interface AthsAuthBenchResult {
@@ -60,8 +71,17 @@ const SELF = fileURLToPath(import.meta.url);
  * the true rate, without the edge loss of counting only requests that both start and end inside a short window.
  * The warm-up (≥ one latency) fills the pipeline first.
  */
-async function closedLoop(options: { concurrency: number; durationMs: number; warmupMs: number; request: (i: number) => Promise<Outcome> }): Promise<LoadResult> {
+async function closedLoop(options: {
+  concurrency: number;
+  durationMs: number;
+  warmupMs: number;
+  request: (i: number) => Promise<Outcome>;
+  /** CPU time (ms) of whatever serves the requests; sampled before and after the whole loop. */
+  cpu: () => Promise<number> | number;
+}): Promise<Measured> {
   let sequence = 0;
+  let operations = 0;
+  const cpuBefore = await options.cpu();
   const measureFrom = performance.now() + options.warmupMs;
   const stopAt = measureFrom + options.durationMs;
   const samples: Sample[] = [];
@@ -75,21 +95,59 @@ async function closedLoop(options: { concurrency: number; durationMs: number; wa
         outcome = { status: 0, ok: false };
       }
       const ended = performance.now();
+      operations += 1;
       if (ended >= measureFrom && ended <= stopAt) samples.push({ startedAt: started - measureFrom, latencyMs: ended - started, ...outcome });
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return merge([{ samples, durationMs: options.durationMs } as LoadResult]);
+  const cpuMs = (await options.cpu()) - cpuBefore;
+  return merge([{ samples, durationMs: options.durationMs, cpuMs, operations } as Measured]);
+}
+
+const processCpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+/** user + system CPU of a process from /proc (Linux), in ms. */
+function procCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU of ATHS plus its PostgreSQL backends (found by database name; new backends count from zero). */
+function serverCpu(athsPid: number, postgres?: { client: pg.Client; database: string }) {
+  const seen = new Map<number, number>();
+  let base = 0;
+  return async () => {
+    let total = procCpuMs(athsPid);
+    if (postgres) {
+      const { rows } = await postgres.client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [postgres.database]);
+      for (const { pid } of rows) {
+        const now = procCpuMs(pid);
+        if (!seen.has(pid)) seen.set(pid, 0);
+        base += now - seen.get(pid)!;
+        seen.set(pid, now);
+      }
+      total += base;
+    }
+    return total;
+  };
 }
 
 /** The Argon2id bound in this process (used by the `--bound` child). */
-async function argonBound(kind: 'hash' | 'verify', concurrency: number, durationMs: number, warmupMs: number): Promise<LoadResult> {
+async function argonBound(kind: 'hash' | 'verify', concurrency: number, durationMs: number, warmupMs: number): Promise<Measured> {
   const stored = await hash(PASSWORD);
   let n = 0;
   return closedLoop({
     concurrency,
     durationMs,
     warmupMs,
+    cpu: processCpuMs,
     request: async () => {
       if (kind === 'hash') await hash(`${PASSWORD}${n++}`);
       else if (!(await verify(stored, PASSWORD))) return { status: 401, ok: false };
@@ -99,7 +157,7 @@ async function argonBound(kind: 'hash' | 'verify', concurrency: number, duration
 }
 
 /** Runs the bound in a fresh process with the given thread-pool size (the pool size is fixed at a process's start). */
-async function boundInChild(kind: 'hash' | 'verify', concurrency: number, durationMs: number, warmupMs: number, threadpoolSize: number): Promise<LoadResult> {
+async function boundInChild(kind: 'hash' | 'verify', concurrency: number, durationMs: number, warmupMs: number, threadpoolSize: number): Promise<Measured> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', SELF, '--bound', kind, String(concurrency), String(durationMs), String(warmupMs)],
@@ -109,12 +167,11 @@ async function boundInChild(kind: 'hash' | 'verify', concurrency: number, durati
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`bound process exited with ${code}`);
-  const result = JSON.parse(out.trim().split('\n').pop()!) as LoadResult;
-  return result;
+  return JSON.parse(out.trim().split('\n').pop()!) as Measured;
 }
 
 /** One result from several slices: throughput over their total time, percentiles over all samples. */
-function merge(results: LoadResult[]): LoadResult {
+function merge(results: Measured[]): Measured {
   const samples = results.flatMap((result) => result.samples);
   const durationMs = results.reduce((total, result) => total + result.durationMs, 0);
   const statuses: Record<string, number> = {};
@@ -130,6 +187,8 @@ function merge(results: LoadResult[]): LoadResult {
     latency: latencyStats(samples.map((sample) => sample.latencyMs)),
     statuses,
     samples,
+    cpuMs: results.reduce((total, result) => total + result.cpuMs, 0),
+    operations: results.reduce((total, result) => total + result.operations, 0),
   };
 }
 
@@ -138,18 +197,20 @@ async function interleaved(
   rounds: number,
   sliceMs: number,
   warmupMs: number,
-  bound: (durationMs: number) => Promise<LoadResult>,
-  endpoint: (durationMs: number, warmupMs: number) => Promise<LoadResult>,
+  bound: (durationMs: number) => Promise<Measured>,
+  endpoint: (durationMs: number, warmupMs: number) => Promise<Measured>,
   sliceWarmupMs = 1_000,
-): Promise<{ bound: LoadResult; endpoint: LoadResult }> {
-  const bounds: LoadResult[] = [];
-  const endpoints: LoadResult[] = [];
+): Promise<{ bound: Measured; endpoint: Measured }> {
+  const bounds: Measured[] = [];
+  const endpoints: Measured[] = [];
   for (let round = 0; round < rounds; round++) {
     bounds.push(await bound(sliceMs));
     endpoints.push(await endpoint(sliceMs, round === 0 ? Math.max(warmupMs, sliceWarmupMs) : sliceWarmupMs));
   }
   return { bound: merge(bounds), endpoint: merge(endpoints) };
 }
+
+const cpuPerOp = (result: Measured) => result.cpuMs / Math.max(1, result.operations);
 
 async function postgresReachable(): Promise<boolean> {
   process.env.TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -210,6 +271,18 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
       const http = httpTarget(aths.url, concurrency + 4);
       target.close = () => http.close();
       const tag = `${driver}${Date.now().toString(36)}`;
+      let postgres: { client: pg.Client; database: string } | undefined;
+      if (driver === 'postgres') {
+        const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+        await client.connect();
+        postgres = { client, database: new URL(database.url).pathname.slice(1) };
+        const previous = target.close;
+        target.close = async () => {
+          await previous();
+          await client.end();
+        };
+      }
+      const cpu = serverCpu(aths.pid!, postgres);
 
       let sequence = 0;
       log(`${driver}: registration vs Argon2id hash(), ${rounds} alternating slices`);
@@ -223,6 +296,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
             concurrency,
             durationMs: ms,
             warmupMs: warm,
+            cpu,
             request: async () => {
               const response = await http.json('POST', '/api/auth/register', registrationBody(tag, sequence++));
               return { status: response.status, ok: response.status === 201 };
@@ -236,6 +310,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
         bound: registration.bound,
         boundName: 'hash',
         ratio: registration.endpoint.successThroughput / registration.bound.successThroughput,
+        cpuRatio: cpuPerOp(registration.bound) / cpuPerOp(registration.endpoint),
       });
 
       log(`${driver}: login vs Argon2id verify(), ${rounds} alternating slices`);
@@ -250,6 +325,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
             concurrency,
             durationMs: ms,
             warmupMs: warm,
+            cpu,
             request: async (i) => {
               const response = await http.json('POST', '/api/auth/login', { email: registrationBody(tag, i % accounts).email, password: PASSWORD });
               return { status: response.status, ok: response.status === 200 };
@@ -263,6 +339,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
         bound: login.bound,
         boundName: 'verify',
         ratio: login.endpoint.successThroughput / login.bound.successThroughput,
+        cpuRatio: cpuPerOp(login.bound) / cpuPerOp(login.endpoint),
       });
     } finally {
       await target.close().catch(() => undefined);
@@ -271,20 +348,21 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
     }
   }
 
-  const header = '| Database | Operation | Endpoint req/s | Endpoint p50 / p99 ms | Errors | Argon2id-only ops/s | Argon2id-only p50 / p99 ms | Ratio (goal ≥ 0.8) |';
+  const header =
+    '| Database | Operation | Endpoint req/s | Endpoint p50 / p99 ms | Errors | Argon2id-only ops/s | Argon2id-only p50 / p99 ms | Ratio (goal ≥ 0.8) | CPU ms: server per request / Argon2id per op | CPU ratio |';
   const lines = [
     `${concurrency} concurrent clients, ${durationMs / 1000} s measured per operation (${rounds} slices alternating with the bound) ` +
       `after ${warmupMs / 1000} s warm-up, UV_THREADPOOL_SIZE=${threadpoolSize}, ` +
       `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}.`,
     '',
     header,
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
         `| ${row.driver === 'postgres' ? 'PostgreSQL' : 'PGlite'} | ${row.operation} | ${fmt.rate(row.endpoint.successThroughput)} | ` +
         `${fmt.ms(row.endpoint.latency.p50)} / ${fmt.ms(row.endpoint.latency.p99)} | ${row.endpoint.failed} | ` +
         `${fmt.rate(row.bound.successThroughput)} (${row.boundName}) | ${fmt.ms(row.bound.latency.p50)} / ${fmt.ms(row.bound.latency.p99)} | ` +
-        `**${fmt.ratio(row.ratio)}** ${row.ratio >= 0.8 ? '✅' : '❌'} |`,
+        `**${fmt.ratio(row.ratio)}** ${row.ratio >= 0.8 ? '✅' : '❌'} | ${fmt.ms(cpuPerOp(row.endpoint))} / ${fmt.ms(cpuPerOp(row.bound))} | ${fmt.ratio(row.cpuRatio)} |`,
     ),
     ...skipped.map((reason) => `\nNot measured: ${reason}.`),
   ];

@@ -58,13 +58,18 @@ export async function insertUserWithTokens(
   };
 }
 
-/** The login hot path in one statement: the new refresh token and the user's last-login time. */
+/**
+ * The login hot path in one statement: the new refresh token, and the user's last-login time when it is more than
+ * an hour old (an hour's precision saves a row write on most logins).
+ */
 export async function recordLogin(ex: Executor, userId: string, refresh: NewRefreshToken): Promise<void> {
   const now = new Date();
+  const hourAgo = new Date(now.getTime() - 3600_000);
   await ex.execute(sql`WITH t AS (
       INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at)
       VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}))
-    UPDATE users SET last_login_at = ${now} WHERE id = ${userId}`);
+    UPDATE users SET last_login_at = ${now}
+     WHERE id = ${userId} AND (last_login_at IS NULL OR last_login_at < ${hourAgo})`);
 }
 
 export async function findUserById(ex: Executor, id: string, forUpdate = false): Promise<UserRow | undefined> {
