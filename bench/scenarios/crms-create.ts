@@ -51,8 +51,8 @@ export interface CrmsCreateMeasurement {
 }
 
 export async function measureCrmsCreate(context: ScenarioContext, driver: Driver): Promise<CrmsCreateMeasurement> {
-  const durationMs = seconds(context, 20, 2.5);
-  const warmupMs = seconds(context, 5, 0.5);
+  const durationMs = seconds(context, 15, 2.5);
+  const warmupMs = seconds(context, 3, 0.5);
   const rounds = context.quick ? 1 : 2;
   const cluster = await startCluster({ driver, withAths: false, label: 'bench_create' });
   const floorDb = await createBenchDatabase(driver, 'bench_floor');

@@ -155,7 +155,7 @@ async function measureNpmStart(loadMs: number): Promise<unknown[][] | string> {
 }
 
 export const memoryScenario: Scenario = async (context) => {
-  const loadMs = seconds(context, 20, 2.5);
+  const loadMs = seconds(context, 15, 2.5);
   const section: Section = {
     title: 'Memory (RSS)',
     description: `Resident memory (VmRSS of \`/proc/<pid>/status\`) of each service's own Node process. Idle: ${context.quick ? 1 : 3} s after start. Under load: the peak sampled

@@ -6,10 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
 import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
-import { audit, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
+import { audit, measureDrain, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
 import { fmt, openLoop, window, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
-import { driverName, seconds, type Scenario } from './context.ts';
+import { driverName, type Scenario } from './context.ts';
 
 export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
 
@@ -80,10 +80,12 @@ export async function runOutage(cluster: Cluster, options: OutageOptions): Promi
   phase.stoppedAt = performance.now();
   await sleepUntil(options.beforeMs + options.outageMs);
   phase.startAt = performance.now();
+  const startWallClock = Date.now();
   await cluster.crms.start();
   phase.healthyAt = performance.now();
   const duringIds = registered.filter((entry) => entry.at >= phase.stoppedAt && entry.at < phase.startAt).map((entry) => entry.userId);
-  const drain = await waitForDelivery(cluster, duringIds, options.drainTimeoutMs, 100);
+  // Every outage registration's outbox row was written before the start command: drained when none older is pending.
+  const drain = await measureDrain(cluster, duringIds, options.drainTimeoutMs, startWallClock);
   const drainedAt = phase.healthyAt + drain.elapsedMs;
   const load = await loadPromise;
   // Everything else registered must arrive too before counting.
@@ -113,7 +115,7 @@ export async function runOutage(cluster: Cluster, options: OutageOptions): Promi
 export const outageScenario: Scenario = async (context) => {
   const options: OutageOptions = context.quick
     ? { rate: 20, beforeMs: 3_000, outageMs: 8_000, afterMs: 5_000, drainTimeoutMs: 60_000 }
-    : { rate: 20, beforeMs: seconds(context, 20, 5), outageMs: 60_000, afterMs: 20_000, drainTimeoutMs: 120_000 };
+    : { rate: 20, beforeMs: 15_000, outageMs: 60_000, afterMs: 15_000, drainTimeoutMs: 120_000 };
   const section: Section = {
     title: 'CRMS outage',
     description: `Open loop at ${options.rate} registrations/s for ${(options.beforeMs + options.outageMs + options.afterMs) / 1000} s. After ${options.beforeMs / 1000} s CRMS is stopped

@@ -86,9 +86,9 @@ export const syncLagScenario: Scenario = async (context) => {
   const rates = [10, 50, 100];
   const section: Section = {
     title: 'Sync lag (201 → record in CRMS)',
-    description: `Open loop: registrations started at a fixed rate (${rates.join(', ')} per second, ${context.quick ? 2.5 : 30} s each), whatever the answers do.
+    description: `Open loop: registrations started at a fixed rate (${rates.join(', ')} per second, ${context.quick ? 2.5 : 20} s each), whatever the answers do.
 For each 201, the lag is the CRMS record's \`createdAt\` (set by CRMS's database, millisecond precision) minus the moment the bench received the 201
-(same machine, same clock); a record already there when the 201 arrived counts as 0 (it is usually: ATHS nudges its worker as the 201 leaves).
+(same machine, same clock); a record already there when the 201 arrived counts as 0.
 Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
     blocks: [],
   };
@@ -99,7 +99,7 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
   const started = Date.now();
   const rows: unknown[][] = [];
   const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
-  const durationMs = seconds(context, 30, 2.5);
+  const durationMs = seconds(context, 20, 2.5);
   for (const driver of drivers) {
     context.log(`sync lag on ${driverName(driver)}`);
     const cluster = await startCluster({ driver, label: 'bench_lag' });
