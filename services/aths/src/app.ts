@@ -39,7 +39,9 @@ export type { AthsApp, AthsContext } from './context.ts';
 export const SERVICE_NAME = 'aths';
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
 export const MIGRATIONS_TABLE = '__aths_migrations';
-export const DEFAULT_DATA_DIR = './data/aths';
+/** Where ATHS keeps its PGlite data when DATABASE_URL is unset: `<repository root>/data/aths`, whatever the working
+ * directory (npm runs workspace scripts inside services/aths; `npm start`, `start:aths` and the CLI must agree). */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/aths', import.meta.url));
 
 const VERSION = (() => {
   try {
