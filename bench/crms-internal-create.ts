@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
@@ -49,6 +50,8 @@ export interface CrmsBenchResult {
   loadedRssMb: number;
   /** CPU time the CRMS process spent per request (user + system, warm-up included): steadier than req/s on a busy machine. */
   cpuMsPerRequest: number;
+  /** 1-minute load average of the machine just before and right after the measured run (context for noisy numbers). */
+  loadAverage: { before: number; after: number; cpus: number };
 }
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -182,6 +185,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
     let requests = 0;
     let errors = 0;
     let sent = 0;
+    const loadBefore = loadavg()[0]!;
     const started = performance.now();
     const measureFrom = started + warmupMs;
     const stopAt = measureFrom + durationMs;
@@ -231,6 +235,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
       idleRssMb,
       loadedRssMb,
       cpuMsPerRequest: round(((cpuAfter - cpuBefore) * 1000) / Math.max(1, sent), 3),
+      loadAverage: { before: round(loadBefore, 2), after: round(loadavg()[0]!, 2), cpus: cpus().length },
     };
   } finally {
     await pool.close().catch(() => undefined);
@@ -241,13 +246,13 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
 
 export function crmsBenchTable(results: CrmsBenchResult[]): string {
   const lines = [
-    '| Database | Connections | Duration (s) | Requests | req/s | p50 (ms) | p99 (ms) | max (ms) | Errors | Idle RSS (MB) | RSS after load (MB) | CRMS CPU ms/req |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| Database | Connections | Duration (s) | Requests | req/s | p50 (ms) | p99 (ms) | max (ms) | Errors | Idle RSS (MB) | RSS after load (MB) | CRMS CPU ms/req | Load avg before → after (cores) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of results) {
     const name = r.driver === 'postgres' ? 'PostgreSQL' : 'PGlite (memory://)';
     lines.push(
-      `| ${name} | ${r.connections} | ${r.durationSeconds} | ${r.requests} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.errors} | ${r.idleRssMb} | ${r.loadedRssMb} | ${r.cpuMsPerRequest} |`,
+      `| ${name} | ${r.connections} | ${r.durationSeconds} | ${r.requests} | ${r.requestsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} | ${r.errors} | ${r.idleRssMb} | ${r.loadedRssMb} | ${r.cpuMsPerRequest} | ${r.loadAverage.before} → ${r.loadAverage.after} (${r.loadAverage.cpus}) |`,
     );
   }
   return lines.join('\n');
