@@ -14,11 +14,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@shop/service-kit/testing';
-import { ensureTestDatabaseUrl, postgresAvailable, type Driver } from './lib/cluster.ts';
+import { ensureTestDatabaseUrl, postgresAvailable, startCluster, type Cluster, type Driver } from './lib/cluster.ts';
 import { gitRevision, machineInfo, renderReport, type Section } from './lib/report.ts';
 import { authScenario } from './scenarios/auth.ts';
 import { chaosScenario } from './scenarios/chaos.ts';
-import type { Scenario, ScenarioContext } from './scenarios/context.ts';
+import { QUICK_ATHS_ENV, type Scenario, type ScenarioContext } from './scenarios/context.ts';
 import { crmsCreateScenario } from './scenarios/crms-create.ts';
 import { fuzzScenario } from './scenarios/fuzz.ts';
 import { memoryScenario } from './scenarios/memory.ts';
@@ -67,7 +67,29 @@ async function main() {
       'a fresh PostgreSQL database on the local server, or a PGlite data directory in a temp folder. The bench drops them afterwards.',
     'PostgreSQL, both services and the load generator share the same cores: every throughput here is what this one machine does with all of them on it.',
   );
-  const context: ScenarioContext = { quick: args.quick, drivers, log };
+  let shared: Promise<Cluster> | undefined;
+  const context: ScenarioContext = {
+    quick: args.quick,
+    drivers,
+    log,
+    shared: args.quick
+      ? () => {
+          shared ??= startCluster({
+            driver: drivers[0]!,
+            label: 'bench_quick',
+            faults: { failureRate: 0, placement: 'mixed', seed: 7 },
+            athsEnv: QUICK_ATHS_ENV,
+          });
+          return shared;
+        }
+      : undefined,
+  };
+  if (args.quick) {
+    notes.push(
+      `Quick mode: each scenario runs briefly, on ${drivers[0] === 'postgres' ? 'PostgreSQL' : 'PGlite'} only (CRMS create: on every database), and the scenarios after ` +
+        'the registration bound share one cluster (ATHS, fault proxy, CRMS); its numbers are a smoke test, not a measurement to quote.',
+    );
+  }
   const selected = SCENARIOS.filter((scenario) => !args.only || args.only.includes(scenario.name));
   const sections: Section[] = [];
   for (const scenario of selected) {
@@ -82,6 +104,7 @@ async function main() {
       sections.push({ title: scenario.title, blocks: [], skipped: `the scenario failed: ${(error as Error).message.split('\n')[0]}` });
     }
   }
+  if (shared) await (await shared.catch(() => undefined))?.stop();
   const commands = [
     '# PostgreSQL server for the PostgreSQL runs (default below); PGlite needs nothing',
     `export TEST_DATABASE_URL=${new URL(databaseUrl).protocol}//${new URL(databaseUrl).username || 'postgres'}@${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`,

@@ -148,7 +148,7 @@ export const authScenario: Scenario = async (context) => {
   const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
   const shared = await loadSharedAuthBench().catch(() => undefined);
   if (shared) {
-    const durationMs = seconds(context, 15, 3);
+    const durationMs = seconds(context, 15, 2);
     const result = await shared({ drivers, durationMs, warmupMs: seconds(context, 2, 0.5), rounds: context.quick ? 1 : 3, log: (m) => context.log(`  ${m}`) });
     section.description = `Measured with \`runAthsAuthBench\` of \`${SHARED_AUTH_BENCH}\`: ATHS alone as a child process (rate limits off),
 closed loop at ${result.concurrency ?? 20} concurrent clients, ${durationMs / 1000} s per operation split into ${context.quick ? 1 : 3} slice(s) that alternate with

@@ -6,12 +6,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Driver } from '../lib/cluster.ts';
 import { athsCustomerIds, audit, measureDrain, stopForAudit, type Audit } from '../lib/consistency.ts';
 import type { FaultProxyStats } from '../lib/fault-proxy.ts';
 import { fmt, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
-import { driverName, type Scenario } from './context.ts';
+import { acquireCluster, driverName, QUICK_ATHS_ENV, restartIfShared, type Scenario } from './context.ts';
 import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
 
 export interface ChaosOptions {
@@ -43,6 +43,7 @@ export async function runChaos(cluster: Cluster, options: ChaosOptions): Promise
   if (!cluster.proxy || !cluster.aths) throw new Error('chaos needs ATHS and the fault proxy');
   const tag = runTag('chaos');
   cluster.proxy.failureRate = options.failureRate;
+  const statsBefore = { ...cluster.proxy.stats };
   let t0 = 0;
   const loadPromise = openLoop({
     rate: options.rate,
@@ -72,7 +73,9 @@ export async function runChaos(cluster: Cluster, options: ChaosOptions): Promise
   const load = await loadPromise;
   // Faults off: from here on everything must reach CRMS.
   cluster.proxy.failureRate = 0;
-  const proxy = { ...cluster.proxy.stats };
+  const proxy = Object.fromEntries(
+    Object.entries(cluster.proxy.stats).map(([key, value]) => [key, value - statsBefore[key as keyof FaultProxyStats]]),
+  ) as unknown as FaultProxyStats;
   const drainStarted = Date.now();
   // Every Customer in ATHS's database (also those committed by the killed ATHS without an answer) must arrive.
   const ids = await athsCustomerIds(cluster);
@@ -99,7 +102,11 @@ a seeded random ${options.failureRate * 100} % of them get a 500 (half before re
 killed with SIGKILL right after a burst of 20 registrations is answered (no shutdown hooks; their deliveries, likely in flight, abandoned mid-lease: another
 instance may take them only when the lease, 30 s by default, expires) and started again at once. Then the faults stop and the bench waits
 until every Customer user in ATHS's database has a CRMS record. Lost = Customer users in ATHS without a CRMS row; duplicated = CRMS rows beyond
-the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.`,
+the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.${
+      context.quick
+        ? ` Quick mode: ATHS runs with ${Object.entries(QUICK_ATHS_ENV).map(([k, v]) => `${k}=${v}`).join(', ')} (production: 30 s lease, 5 s timeout), so the drain does not wait 30 s for an expired lease.`
+        : ''
+    }`,
     blocks: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
@@ -111,10 +118,12 @@ the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.`,
   const rows: unknown[][] = [];
   for (const driver of drivers) {
     context.log(`chaos on ${driverName(driver)}`);
-    const cluster = await startCluster({ driver, label: 'bench_chaos', faults: { failureRate: options.failureRate, placement: 'mixed', seed: 7 } });
+    const acquired = await acquireCluster(context, { driver, label: 'bench_chaos', faults: { failureRate: 0, placement: 'mixed', seed: 7 } });
+    const cluster = acquired.cluster;
     try {
       await warmUpRegistrations(cluster);
       const run = await runChaos(cluster, options);
+      await restartIfShared(acquired);
       const counted = run.audit!;
       const refused = run.load.statuses['0'] ?? 0;
       rows.push([
@@ -131,7 +140,7 @@ the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.`,
     } catch (error) {
       rows.push([driverName(driver), `failed: ${(error as Error).message.split('\n')[0]}`, '', '', '', '', '', '', '']);
     } finally {
-      await cluster.stop();
+      await acquired.release();
     }
   }
   section.blocks.push(

@@ -51,17 +51,28 @@ export interface CrmsCreateMeasurement {
 }
 
 export async function measureCrmsCreate(context: ScenarioContext, driver: Driver): Promise<CrmsCreateMeasurement> {
-  const durationMs = seconds(context, 15, 2.5);
+  const durationMs = seconds(context, 15, 2);
   const warmupMs = seconds(context, 3, 0.5);
   const rounds = context.quick ? 1 : 2;
-  const cluster = await startCluster({ driver, withAths: false, label: 'bench_create' });
   const floorDb = await createBenchDatabase(driver, 'bench_floor');
-  const floor = await ServiceProcess.start({
-    entry: 'bench/floor-server.ts',
-    env: { DATABASE_URL: driver === 'pglite' ? 'memory://' : floorDb.url, DB_POOL_SIZE: '10' },
-    startTimeoutMs: 90_000,
-    captureOutput: false,
-  });
+  // Both start at once (start-up is mostly migrations, and initdb on PGlite).
+  const [clusterResult, floorResult] = await Promise.allSettled([
+    startCluster({ driver, withAths: false, label: 'bench_create' }),
+    ServiceProcess.start({
+      entry: 'bench/floor-server.ts',
+      env: { DATABASE_URL: driver === 'pglite' ? 'memory://' : floorDb.url, DB_POOL_SIZE: '10' },
+      startTimeoutMs: 120_000,
+      captureOutput: false,
+    }),
+  ]);
+  if (clusterResult.status === 'rejected' || floorResult.status === 'rejected') {
+    if (clusterResult.status === 'fulfilled') await clusterResult.value.stop();
+    if (floorResult.status === 'fulfilled') await floorResult.value.stop();
+    await floorDb.drop().catch(() => undefined);
+    throw clusterResult.status === 'rejected' ? clusterResult.reason : (floorResult as PromiseRejectedResult).reason;
+  }
+  const cluster = clusterResult.value;
+  const floor = floorResult.value;
   const result: CrmsCreateMeasurement = { driver, endpoint: [], floor: [] };
   try {
     for (let round = 0; round < rounds; round++) {

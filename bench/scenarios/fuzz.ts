@@ -2,10 +2,10 @@
  * Bad input: the OpenAPI-driven fuzzer (bench/lib/fuzz.ts) against every route of both services, with valid API
  * keys and valid administrator and customer tokens on most requests so that they reach validation and handlers.
  */
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Cluster, type Driver } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Cluster, type Driver } from '../lib/cluster.ts';
 import { credentialSets, fuzzService, type FuzzReport } from '../lib/fuzz.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
-import { driverName, type Scenario } from './context.ts';
+import { acquireCluster, driverName, type Scenario } from './context.ts';
 
 /** A customer's access token (registers one). */
 export async function customerToken(cluster: Cluster): Promise<string | undefined> {
@@ -102,14 +102,15 @@ Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
   const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
   for (const driver of drivers) {
     context.log(`fuzz on ${driverName(driver)}`);
-    const cluster = await startCluster({ driver, withAths: serviceExists(ATHS_ENTRY), label: 'bench_fuzz' });
+    const acquired = await acquireCluster(context, { driver, withAths: serviceExists(ATHS_ENTRY), label: 'bench_fuzz' });
+    const cluster = acquired.cluster;
     try {
       const reports = await fuzzCluster(cluster, perService);
       section.blocks.push(...fuzzBlocks(driver, reports));
     } catch (error) {
       section.blocks.push(`Fuzzing on ${driverName(driver)} failed: ${(error as Error).message.split('\n')[0]}`);
     } finally {
-      await cluster.stop();
+      await acquired.release();
     }
   }
   if (!serviceExists(ATHS_ENTRY)) section.blocks.push(`ATHS not fuzzed: not available yet (${ATHS_ENTRY} does not exist).`);

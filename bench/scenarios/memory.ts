@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'bson';
 import { freePort, REPO_ROOT } from '@shop/service-kit/testing';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, rssOf, runTag, sampleRss, serviceExists, startCluster, type Cluster } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, rssOf, runTag, sampleRss, serviceExists, type Cluster } from '../lib/cluster.ts';
 import { closedLoop, fmt, httpTarget } from '../lib/load.ts';
 import { table, type Section } from '../lib/report.ts';
-import { driverName, seconds, type Scenario } from './context.ts';
+import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -85,7 +85,7 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
 }
 
 /** `npm start` as an operator runs it: both services on the embedded database, summed over the process tree. */
-async function measureNpmStart(loadMs: number): Promise<unknown[][] | string> {
+async function measureNpmStart(loadMs: number, settleMs: number): Promise<unknown[][] | string> {
   if (!existsSync(join(REPO_ROOT, 'scripts/start-all.ts'))) return 'not available yet: scripts/start-all.ts (npm start) does not exist';
   const athsPort = await freePort();
   const crmsPort = await freePort();
@@ -108,7 +108,7 @@ async function measureNpmStart(loadMs: number): Promise<unknown[][] | string> {
   });
   try {
     if (!(await waitForHealth(aths, 120_000)) || !(await waitForHealth(crms, 30_000))) return 'npm start did not bring both services up within 2 minutes';
-    await sleep(3_000);
+    await sleep(settleMs);
     const measure = async () => {
       const tree = await processTree(child.pid!);
       const entries = await Promise.all(tree.map(async (p) => ({ ...p, rss: await rssOf(p.pid) })));
@@ -158,7 +158,7 @@ export const memoryScenario: Scenario = async (context) => {
   const loadMs = seconds(context, 15, 2.5);
   const section: Section = {
     title: 'Memory (RSS)',
-    description: `Resident memory (VmRSS of \`/proc/<pid>/status\`) of each service's own Node process. Idle: ${context.quick ? 1 : 3} s after start. Under load: the peak sampled
+    description: `Resident memory (VmRSS of \`/proc/<pid>/status\`) of each service's own Node process. Idle: ${context.quick ? 'the quick run\'s shared cluster at rest after the other scenarios' : '3 s after start'}. Under load: the peak sampled
 every 250 ms while CRMS takes internal creates from 50 connections (${loadMs / 1000} s), then while ATHS takes registrations from 8 clients
 (${loadMs / 1000} s, CRMS receiving the provisioning calls). \`npm start\`: every process of its tree (npm, tsx wrappers, both services on PGlite).`,
     blocks: [],
@@ -169,7 +169,8 @@ every 250 ms while CRMS takes internal creates from 50 connections (${loadMs / 1
   const withAths = serviceExists(ATHS_ENTRY);
   for (const driver of context.quick ? context.drivers.slice(0, 1) : context.drivers) {
     context.log(`memory on ${driverName(driver)}`);
-    const cluster = await startCluster({ driver, withAths, label: 'bench_mem' });
+    const acquired = await acquireCluster(context, { driver, withAths, label: 'bench_mem' });
+    const cluster = acquired.cluster;
     try {
       await sleep(context.quick ? 1_000 : 3_000);
       const idleCrms = await rssOf(cluster.crms.pid);
@@ -195,11 +196,11 @@ every 250 ms while CRMS takes internal creates from 50 connections (${loadMs / 1
     } catch (error) {
       rows.push([driverName(driver), 'failed', '', (error as Error).message.split('\n')[0], '', '']);
     } finally {
-      await cluster.stop();
+      await acquired.release();
     }
   }
   context.log('memory of npm start');
-  const npmStart = await measureNpmStart(loadMs).catch((error: unknown) => `failed: ${(error as Error).message}`);
+  const npmStart = await measureNpmStart(loadMs, context.quick ? 1_000 : 3_000).catch((error: unknown) => `failed: ${(error as Error).message}`);
   if (typeof npmStart === 'string') section.blocks.push(`\`npm start\`: ${npmStart}`);
   else rows.push(...npmStart);
   section.blocks.unshift(table(['Database', 'Process', 'pid', 'Idle RSS', 'Peak RSS under load', 'Load'], rows));

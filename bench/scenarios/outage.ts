@@ -5,11 +5,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Driver } from '../lib/cluster.ts';
 import { audit, measureDrain, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
 import { fmt, openLoop, window, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
-import { driverName, type Scenario } from './context.ts';
+import { acquireCluster, driverName, restartIfShared, type Scenario } from './context.ts';
 
 export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
 
@@ -135,10 +135,12 @@ Goals: registrations unaffected (latency during the outage within 10 % of before
   const outcome: unknown[][] = [];
   for (const driver of drivers) {
     context.log(`outage on ${driverName(driver)}`);
-    const cluster = await startCluster({ driver, label: 'bench_outage' });
+    const acquired = await acquireCluster(context, { driver, label: 'bench_outage' });
+    const cluster = acquired.cluster;
     try {
       await warmUpRegistrations(cluster);
       const run = await runOutage(cluster, options);
+      await restartIfShared(acquired);
       const counted = run.audit!;
       for (const [name, slice] of [
         ['before (CRMS up)', run.before],
@@ -167,7 +169,7 @@ Goals: registrations unaffected (latency during the outage within 10 % of before
     } catch (error) {
       outcome.push([driverName(driver), `failed: ${(error as Error).message.split('\n')[0]}`, '', '', '', '', '', '']);
     } finally {
-      await cluster.stop();
+      await acquired.release();
     }
   }
   section.blocks.push(table(['Database', 'Phase', 'Registrations', 'Errors', 'Latency p50 / p90 / p99 ms'], rows));

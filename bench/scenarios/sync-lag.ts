@@ -5,11 +5,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, queryDatabase, registrationBody, runTag, serviceExists, startCluster } from '../lib/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, queryDatabase, registrationBody, runTag, serviceExists } from '../lib/cluster.ts';
 import { waitForDelivery } from '../lib/consistency.ts';
 import { fmt, latencyStats, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
-import { driverName, seconds, type Scenario } from './context.ts';
+import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';
 import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -102,7 +102,8 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
   const durationMs = seconds(context, 20, 2.5);
   for (const driver of drivers) {
     context.log(`sync lag on ${driverName(driver)}`);
-    const cluster = await startCluster({ driver, label: 'bench_lag' });
+    const acquired = await acquireCluster(context, { driver, label: 'bench_lag' });
+    const cluster = acquired.cluster;
     try {
       await warmUpRegistrations(cluster);
       for (const rate of rates) {
@@ -125,7 +126,7 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
     } catch (error) {
       rows.push([driverName(driver), 'failed', (error as Error).message.split('\n')[0], '', '', '', '', '']);
     } finally {
-      await cluster.stop();
+      await acquired.release();
     }
   }
   section.blocks.push(
