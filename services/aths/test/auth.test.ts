@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testDatabaseDrivers } from '@shop/service-kit/testing';
 import { bearer, login, PASSWORD, register, registration, startAths, startSmtp, uniqueEmail, type Smtp, type TestAths } from './helpers.ts';
 
@@ -73,11 +73,11 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
   });
 
   it('a slow SMTP server does not slow registration', async () => {
-    smtp.setDelay(1_500);
+    smtp.setDelay(4_000);
     try {
       const started = Date.now();
       await register(aths.app);
-      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(Date.now() - started).toBeLessThan(3_000);
     } finally {
       smtp.setDelay(0);
     }
@@ -129,7 +129,10 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
 
   it('spends a comparable hash time for an unknown e-mail', async () => {
     const { email } = await register(aths.app);
+    const dummy = vi.spyOn(aths.app.aths.passwords, 'verifyDummy');
     await login(aths.app, uniqueEmail('warm'));
+    expect(dummy).toHaveBeenCalledTimes(1);
+    dummy.mockRestore();
     const time = async (address: string) => {
       const started = performance.now();
       await login(aths.app, address, 'Wrong1234');
@@ -137,12 +140,13 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
     };
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       known.push(await time(email));
       unknown.push(await time(uniqueEmail('ghost')));
     }
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.5);
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[2]!;
+    // Loose on purpose (shared CI machines): an unknown address must not answer in a fraction of a hash's time.
+    expect(median(unknown)).toBeGreaterThan(median(known) * 0.3);
   });
 
   it('rotates refresh tokens, re-reads role and e-mail, and revokes the family on reuse', async () => {
