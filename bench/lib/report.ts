@@ -62,6 +62,14 @@ export interface Section {
   /** Set when the scenario could not run: the reason, shown instead of blocks. */
   skipped?: string;
   durationMs?: number;
+  /** Goals of this scenario with what this run measured, for the summary at the top. */
+  summary?: SummaryLine[];
+}
+
+export interface SummaryLine {
+  goal: string;
+  measured: string;
+  pass: boolean | undefined;
 }
 
 export interface ReportInput {
@@ -95,6 +103,17 @@ export function renderReport(input: ReportInput): string {
     ),
   );
   out.push('');
+  const lines = input.sections.flatMap((section) =>
+    section.skipped
+      ? [{ goal: section.title, measured: `not measured: ${section.skipped}`, pass: undefined }]
+      : (section.summary ?? []).map((line) => ({ ...line, goal: line.goal })),
+  );
+  if (lines.length) {
+    out.push('## Summary: goals vs this run');
+    out.push('');
+    out.push(table(['Goal', 'Measured in this run', 'Verdict'], lines.map((line) => [line.goal, line.measured, verdict(line.pass)])));
+    out.push('');
+  }
   out.push('## How to rerun');
   out.push('');
   out.push('```sh');

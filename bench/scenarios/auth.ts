@@ -117,8 +117,13 @@ async function loadSharedAuthBench(): Promise<SharedAuthBench | undefined> {
   return module.runAthsAuthBench;
 }
 
-function authRow(driver: Driver, name: string, endpoint: LoadResult, bound: LoadResult, boundName: string): unknown[] {
+function authRow(driver: Driver, name: string, endpoint: LoadResult, bound: LoadResult, boundName: string, section?: Section): unknown[] {
   const ratio = endpoint.successThroughput / bound.successThroughput;
+  section?.summary?.push({
+    goal: `${name} ≥ 0.8 × the Argon2id ${boundName} bound (${driverName(driver)})`,
+    measured: `${fmt.ratio(ratio)} (${fmt.rate(endpoint.successThroughput)} vs ${fmt.rate(bound.successThroughput)}/s)`,
+    pass: ratio >= 0.8,
+  });
   const failures = Object.entries(endpoint.statuses)
     .filter(([status]) => !['200', '201'].includes(status))
     .map(([status, n]) => `${status === '0' ? 'no answer' : status}: ${n}`)
@@ -139,6 +144,7 @@ export const authScenario: Scenario = async (context) => {
   const section: Section = {
     title: 'Registration and login vs the Argon2id bound',
     blocks: [],
+    summary: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY)) {
     return { ...section, skipped: `not available yet: ${!serviceExists(ATHS_ENTRY) ? ATHS_ENTRY : CRMS_ENTRY} does not exist` };
@@ -155,7 +161,7 @@ closed loop at ${result.concurrency ?? 20} concurrent clients, ${durationMs / 10
 the **bound**: the Argon2id work alone (\`hash()\` for registration, \`verify()\` for login, @node-rs/argon2 defaults as ATHS uses them:
 m = 19 MiB, t = 2, p = 1) at the same concurrency, in a separate process with the same libuv thread pool (${result.threadpoolSize ?? 4} threads).
 **Registration**: \`POST /api/auth/register\`, a new Customer each time. **Login**: \`POST /api/auth/login\` over the accounts just made. Goal: endpoint ≥ 0.8 × bound.`;
-    for (const row of result.rows) rows.push(authRow(row.driver, row.operation, row.endpoint, row.bound, row.boundName));
+    for (const row of result.rows) rows.push(authRow(row.driver, row.operation, row.endpoint, row.bound, row.boundName, section));
     for (const skipped of result.skipped) rows.push(['–', 'skipped', skipped, '', '', '', '', '']);
   } else {
     section.description = `Closed loop, ${CONCURRENCY} concurrent clients. **Registration**: \`POST /api/auth/register\` (a new Customer each time; ATHS wired to CRMS,
@@ -166,8 +172,8 @@ so the outbox write and the provisioning call to CRMS are part of the load). **L
       context.log(`registration/login on ${driverName(driver)}`);
       try {
         const m = await measureAuth(context, driver);
-        rows.push(authRow(driver, 'Registration', m.register, m.hash, 'hash'));
-        rows.push(authRow(driver, 'Login', m.login, m.verify, 'verify'));
+        rows.push(authRow(driver, 'Registration', m.register, m.hash, 'hash', section));
+        rows.push(authRow(driver, 'Login', m.login, m.verify, 'verify', section));
       } catch (error) {
         rows.push([driverName(driver), 'failed', (error as Error).message.split('\n')[0], '', '', '', '', '']);
       }

@@ -108,6 +108,7 @@ the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.${
         : ''
     }`,
     blocks: [],
+    summary: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
     const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
@@ -126,6 +127,11 @@ the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.${
       await restartIfShared(acquired);
       const counted = run.audit!;
       const refused = run.load.statuses['0'] ?? 0;
+      section.summary!.push({
+        goal: `Chaos (30 % CRMS 500s, ATHS SIGKILL): 0 lost, 0 duplicated (${driverName(driver)})`,
+        measured: `${counted.lost} lost, ${counted.duplicated} duplicated of ${counted.athsCustomers}${run.drained ? `, drained ${fmt.ms(run.drainMs / 1000)} s after the faults stopped` : ', not drained'}`,
+        pass: counted.lost === 0 && counted.duplicated === 0,
+      });
       rows.push([
         driverName(driver),
         `${run.load.succeeded} / ${run.load.completed}`,

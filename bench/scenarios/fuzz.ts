@@ -96,6 +96,7 @@ junk (to depth 3,000), prototype keys, non-JSON bodies, wrong content types, bod
 Each answer must be below 500 and, for an error, \`{success:false, message, errors:[{field, message}]}\` (for a success \`{success:true, message}\`;
 Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
     blocks: [],
+    summary: [],
   };
   if (!serviceExists(CRMS_ENTRY)) return { ...section, skipped: `not available yet: ${CRMS_ENTRY} does not exist` };
   const started = Date.now();
@@ -107,6 +108,14 @@ Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
     try {
       const reports = await fuzzCluster(cluster, perService);
       section.blocks.push(...fuzzBlocks(driver, reports));
+      const total = reports.reduce((sum, report) => sum + report.requests, 0);
+      const fiveXX = reports.reduce((sum, report) => sum + report.serverErrors, 0);
+      const outside = reports.reduce((sum, report) => sum + report.envelopeViolations + report.missingRequestId, 0);
+      section.summary!.push({
+        goal: `Malformed input: no 5xx, every answer in the envelope (${driverName(driver)}, ${reports.map((r) => `${r.service} ${r.routes} routes`).join(', ')})`,
+        measured: `${total.toLocaleString('en-US')} requests: ${fiveXX} 5xx, ${outside} outside the envelope or without x-request-id`,
+        pass: fiveXX === 0 && outside === 0,
+      });
     } catch (error) {
       section.blocks.push(`Fuzzing on ${driverName(driver)} failed: ${(error as Error).message.split('\n')[0]}`);
     } finally {

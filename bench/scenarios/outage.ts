@@ -124,6 +124,7 @@ Drain: from CRMS answering \`/health\` again (and from the start command, which 
 has a CRMS record. Lost = Customer users in ATHS's database with no CRMS row; duplicated = CRMS rows beyond the first per \`user_id\`, counted in CRMS's database.
 Goals: registrations unaffected (latency during the outage within 10 % of before, no errors); ${context.quick ? 'in full mode, 1,000+ registrations made during a 60 s outage' : 'the 1,000+ registrations made during the outage'} all in CRMS within 15 s of CRMS starting again; 0 lost, 0 duplicated.`,
     blocks: [],
+    summary: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
     const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
@@ -156,6 +157,22 @@ Goals: registrations unaffected (latency during the outage within 10 % of before
         ]);
       }
       const p50Ratio = run.during.latency.p50 / run.before.latency.p50;
+      const name = driverName(driver);
+      section.summary!.push(
+        {
+          goal: `Registration latency with CRMS down within 10 % of with CRMS up, no errors (${name})`,
+          measured: `p50 ${fmt.ms(run.during.latency.p50)} vs ${fmt.ms(run.before.latency.p50)} ms (× ${fmt.ratio(p50Ratio)}), ${run.during.failed} errors`,
+          pass: p50Ratio <= 1.1 && run.during.failed === 0,
+        },
+        {
+          goal: `${run.registeredDuringOutage >= 1000 ? '1,000+' : 'All'} registrations made while CRMS is down are in CRMS within 15 s of it starting again (${name})`,
+          measured: run.drained
+            ? `${run.registeredDuringOutage} in ${fmt.ms(run.drainFromStartCommandMs / 1000)} s from the start command (${fmt.ms(run.drainFromHealthyMs / 1000)} s after /health)`
+            : `${run.missingAfterDrain} of ${run.registeredDuringOutage} still missing after ${options.drainTimeoutMs / 1000} s`,
+          pass: run.drained && run.drainFromStartCommandMs <= 15_000,
+        },
+        { goal: `CRMS outage: 0 lost, 0 duplicated (${name})`, measured: `${counted.lost} lost, ${counted.duplicated} duplicated of ${counted.athsCustomers}`, pass: counted.lost === 0 && counted.duplicated === 0 },
+      );
       outcome.push([
         driverName(driver),
         `${fmt.ratio(p50Ratio)} ${verdict(p50Ratio <= 1.1 && run.during.failed === 0)}`,

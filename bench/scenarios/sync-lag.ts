@@ -91,6 +91,7 @@ For each 201, the lag is the CRMS record's \`createdAt\` (set by CRMS's database
 (same machine, same clock); a record already there when the 201 arrived counts as 0.
 Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
     blocks: [],
+    summary: [],
   };
   if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
     const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
@@ -112,6 +113,16 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
         const lag = latencyStats(run.lags);
         const target =
           rate === 50 && driver === 'postgres' ? `${verdict(lag.p50 < 10 && lag.p99 < 50)} (p50 < 10, p99 < 50)` : '–';
+        if (rate === 50 && driver === 'postgres') {
+          section.summary!.push({
+            goal: 'Sync lag p50 < 10 ms and p99 < 50 ms at 50 registrations/s (PostgreSQL)',
+            measured: `p50 ${fmt.ms(lag.p50)} ms, p99 ${fmt.ms(lag.p99)} ms (registration p50 ${fmt.ms(run.load.latency.p50)} ms at that rate)`,
+            pass: lag.p50 < 10 && lag.p99 < 50,
+          });
+        }
+        if (run.missing > 0) {
+          section.summary!.push({ goal: `Every registration reaches CRMS (${driverName(driver)}, ${rate}/s)`, measured: `${run.missing} missing after 30 s`, pass: false });
+        }
         rows.push([
           driverName(driver),
           `${rate}/s`,
