@@ -39,7 +39,8 @@ describe.each(testDatabaseDrivers())('no lost or duplicated customers on %s', (d
   it('registers normally while CRMS is down, and delivers every customer once it is back', async () => {
     const run = await runOutage(cluster, { rate: 10, beforeMs: 1_000, outageMs: 3_000, afterMs: 1_000, drainTimeoutMs: 45_000, audit: false });
     expect(run.load.failed, JSON.stringify(run.load.statuses)).toBe(0);
-    expect(run.registeredDuringOutage).toBeGreaterThan(0);
+    // Registrations were started while CRMS was down (their answers may come later on a slow machine).
+    expect(run.during.completed).toBeGreaterThan(0);
     expect(run.drained).toBe(true);
     const all = await waitForDelivery(cluster, run.registeredIds, 45_000, 200);
     expect(all.missing).toBe(0);
