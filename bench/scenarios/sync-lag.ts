@@ -3,7 +3,6 @@
  * The lag of each registration is the CRMS record's createdAt minus the time the bench received the 201 (same
  * machine, same clock); a record that already existed when the 201 arrived counts as 0.
  */
-import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
 import { ATHS_ENTRY, CRMS_ENTRY, queryDatabase, registrationBody, runTag, serviceExists } from '../lib/cluster.ts';
 import { waitForDelivery } from '../lib/consistency.ts';
@@ -12,7 +11,8 @@ import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';
 import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
 
-const now = () => performance.timeOrigin + performance.now();
+// Wall clock, like the database's now(): performance.now() can drift from it over minutes.
+const now = () => Date.now();
 
 export interface LagRun {
   rate: number;
