@@ -618,6 +618,30 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     await w.stop();
   });
 
+  it('runs one probe at a time, however slow the target is to fail', async () => {
+    let calls = 0;
+    let concurrent = 0;
+    let maxConcurrent = 0;
+    const w = worker(
+      {
+        t: async () => {
+          calls += 1;
+          concurrent += 1;
+          maxConcurrent = Math.max(maxConcurrent, concurrent);
+          if (calls > 1) await sleep(150); // probes hang longer than the probe interval
+          concurrent -= 1;
+          return { outcome: 'retry', error: 'down' };
+        },
+      },
+      { probeIntervalMs: 10, pollIntervalMs: 60_000, circuitThreshold: 1, backoff: { baseMs: 60_000, maxMs: 60_000, jitter: 0 } },
+    );
+    await enqueueMany([{ topic: 't', key: 'slow1' }]);
+    await w.start();
+    await waitFor(() => calls >= 3, 5_000, 'two probes');
+    expect(maxConcurrent).toBe(1);
+    await w.stop();
+  });
+
   it('stops cleanly even when UNLISTEN fails', async () => {
     // Built directly: every tunable at its default.
     const w = new OutboxWorker({
