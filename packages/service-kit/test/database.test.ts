@@ -5,8 +5,8 @@ import { openDatabase, rowsOf, type DatabaseHandle } from '../src/index.ts';
 import { createTestDatabase, testDatabaseDrivers, type TestDatabase } from '../src/testing/index.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
-const open = (url: string) =>
-  openDatabase({ url, defaultDir: '/nonexistent', migrationsFolder, migrationsTable: 'kit_test_migrations' });
+const open = (url: string, poolSize?: number) =>
+  openDatabase({ url, defaultDir: '/nonexistent', migrationsFolder, migrationsTable: 'kit_test_migrations', poolSize });
 
 describe.each(testDatabaseDrivers())('database bootstrap on %s', (driver) => {
   let testDb: TestDatabase;
@@ -45,5 +45,11 @@ describe.each(testDatabaseDrivers())('database bootstrap on %s', (driver) => {
     const rows = await rowsOf<{ n: number }>(handle.db, sql`SELECT count(*)::int AS n FROM drizzle.kit_test_migrations`);
     expect(rows[0]?.n).toBe(1);
     await Promise.all(handles.map((h) => h.close()));
+  });
+
+  it.runIf(driver === 'postgres')('starts with a pool of a single connection', async () => {
+    const single = await open(testDb.url, 1);
+    await single.ping();
+    await single.close();
   });
 });

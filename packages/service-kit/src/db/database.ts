@@ -68,8 +68,9 @@ async function openPostgres(
   const db = drizzlePg(pool);
   const lockClient = await pool.connect();
   try {
+    // Lock and migrate on the same connection, so even a pool of one connection cannot deadlock here.
     await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await migratePg(db, migrationConfig);
+    await migratePg(drizzlePg(lockClient), migrationConfig);
   } finally {
     await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
     lockClient.release();
