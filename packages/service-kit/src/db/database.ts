@@ -84,16 +84,17 @@ async function openPostgres(
       await pool.query('SELECT 1');
     },
     async listen(channel, onNotify) {
-      const client = await pool.connect();
-      const handler = (message: pg.Notification) => {
+      // A connection of its own, outside the pool: LISTEN holds it for the process's life, and must not take a
+      // pooled connection from the queries. If it drops, listeners fall back on their periodic polling.
+      const client = new pg.Client({ connectionString: url });
+      client.on('error', () => undefined);
+      client.on('notification', (message) => {
         if (message.channel === channel) onNotify(message.payload ?? '');
-      };
-      client.on('notification', handler);
+      });
+      await client.connect();
       await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       return async () => {
-        client.off('notification', handler);
-        await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
-        client.release();
+        await client.end().catch(() => undefined);
       };
     },
     async close() {
