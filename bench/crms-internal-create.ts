@@ -9,13 +9,12 @@
  * database `bench_crms_<random>` is created on that server and dropped afterwards).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { Pool } from 'undici';
+import { createTestDatabase, freePort } from '@shop/service-kit/testing';
 
 export type CrmsBenchDriver = 'postgres' | 'pglite';
 
@@ -56,41 +55,6 @@ export interface CrmsBenchResult {
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const API_KEY = randomBytes(24).toString('hex');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function createBenchDatabase(adminUrl: string) {
-  const name = `bench_crms_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
-}
 
 async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -151,7 +115,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
   const warmupMs = options.warmupMs ?? 2_000;
   const adminUrl =
     options.adminUrl ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const database = options.driver === 'postgres' ? await createBenchDatabase(adminUrl) : { url: 'memory://', drop: async () => undefined };
+  const database = await createTestDatabase(options.driver, 'bench_crms', adminUrl);
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const [program, ...programArgs] = options.command ?? ['npx', 'tsx', 'services/crms/src/main.ts'];

@@ -75,3 +75,9 @@ export function outboxSettingsFrom(config: object, prefix: string): OutboxSettin
     timeoutMs: read('TIMEOUT_MS'),
   };
 }
+
+/** The part of the settings that tunes an OutboxWorker (spread into its options). */
+export function workerTuning(settings: OutboxSettings) {
+  const { concurrency, leaseMs, pollIntervalMs, probeIntervalMs, circuitThreshold, backoff } = settings;
+  return { concurrency, leaseMs, pollIntervalMs, probeIntervalMs, circuitThreshold, backoff };
+}

@@ -16,9 +16,12 @@ export interface TestDatabase {
  * A throw-away database: in-memory PGlite, or a uniquely named PostgreSQL database on the TEST_DATABASE_URL
  * server (other runs share that server), dropped afterwards.
  */
-export async function createTestDatabase(driver: DatabaseDriver, label = 't'): Promise<TestDatabase> {
+export async function createTestDatabase(
+  driver: DatabaseDriver,
+  label = 't',
+  adminUrl = process.env.TEST_DATABASE_URL,
+): Promise<TestDatabase> {
   if (driver === 'pglite') return { url: 'memory://', drop: async () => undefined };
-  const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
   const name = `${label}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`.toLowerCase();
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -5,6 +5,7 @@ import {
   outboxSettingsFrom,
   outboxSummary,
   requeueOutbox,
+  workerTuning,
   rowsOf,
   type App,
   type DatabaseHandle,
@@ -69,12 +70,7 @@ export function createCustomerProvisioning(deps: CustomerProvisioningDeps, optio
     targetName: 'CRMS',
     keyLabel: 'userId',
     listen: (channel, onNotify) => database.listen(channel, onNotify),
-    concurrency: settings.concurrency,
-    leaseMs: settings.leaseMs,
-    pollIntervalMs: settings.pollIntervalMs,
-    probeIntervalMs: settings.probeIntervalMs,
-    circuitThreshold: settings.circuitThreshold,
-    backoff: settings.backoff,
+    ...workerTuning(settings),
   });
   registerCoverageMetrics(deps.metrics, database.db);
   const hooks = provisioningHooks(() => worker.nudge());

@@ -5,6 +5,7 @@ import {
   isSuccessStatus,
   OutboxWorker,
   outboxSettingsFrom,
+  workerTuning,
   type DatabaseHandle,
   type Logger,
   type OutboxHandler,
@@ -64,12 +65,7 @@ export function createUserStatusSync(
     targetName: 'ATHS',
     keyLabel: 'userId',
     listen: (channel, onNotify) => database.listen(channel, onNotify),
-    concurrency: settings.concurrency,
-    leaseMs: settings.leaseMs,
-    pollIntervalMs: settings.pollIntervalMs,
-    probeIntervalMs: settings.probeIntervalMs,
-    circuitThreshold: settings.circuitThreshold,
-    backoff: settings.backoff,
+    ...workerTuning(settings),
   });
   const hooks: CustomerStatusHooks = {
     async onCustomerStatusChanged(tx, change) {
