@@ -1,4 +1,4 @@
-import helmet from '@fastify/helmet';
+import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
@@ -86,7 +86,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
 
   installErrorHandler(app);
   installUnknownRouteHandler(app);
-  await app.register(helmet, { global: true });
+  installSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -104,6 +104,38 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   instrumentHttp(app, options.metrics);
   registerHealthRoutes(app, { service: options.service, version: options.version, checks: options.readiness });
   return app;
+}
+
+// helmet itself, the very copy @fastify/helmet runs.
+type HelmetMiddleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
+const helmet = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'))('helmet') as (options?: object) => HelmetMiddleware;
+
+/**
+ * Helmet's default headers (what `@fastify/helmet` with `global: true` and no options sets): they depend on nothing
+ * in the request, so they are computed once here instead of rebuilding helmet's middleware on every request, and set
+ * on the raw response in an onRequest hook as helmet does (a route's own `reply.header` still wins).
+ */
+export function securityHeaders(): ReadonlyArray<readonly [string, string]> {
+  const headers: Array<readonly [string, string]> = [];
+  const recorder = {
+    setHeader: (name: string, value: string) => headers.push([name, String(value)]),
+    removeHeader: () => undefined,
+  };
+  let failure: unknown;
+  helmet()({}, recorder, (error) => {
+    failure = error;
+  });
+  if (failure) throw failure;
+  return headers;
+}
+
+function installSecurityHeaders(app: App): void {
+  const headers = securityHeaders();
+  app.addHook('onRequest', (_request, reply, done) => {
+    const raw = reply.raw;
+    for (const [name, value] of headers) raw.setHeader(name, value);
+    done();
+  });
 }
 
 /** Where the first string (or key) holding U+0000 is in a parsed value, or undefined; walks at most 100,000 nodes. */

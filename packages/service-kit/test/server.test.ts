@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import helmet from '@fastify/helmet';
+import Fastify from 'fastify';
 import { z } from 'zod';
 import { apiKeyGuard, buildServer, createLogger, createMetricsRegistry, ok, notFound, type App } from '../src/index.ts';
 
@@ -103,6 +105,21 @@ describe('shared HTTP behaviour', () => {
     expect(wrong.statusCode).toBe(405);
     expect(wrong.headers.allow).toBe('POST');
     expect(wrong.json().success).toBe(false);
+  });
+
+  it('sets exactly the security headers @fastify/helmet sets by default, on answers and errors alike', async () => {
+    const reference = Fastify();
+    await reference.register(helmet, { global: true });
+    reference.get('/', async () => ({}));
+    const expected = Object.entries((await reference.inject({ method: 'GET', url: '/' })).headers).filter(
+      ([name]) => !['content-type', 'content-length', 'date', 'connection'].includes(name),
+    );
+    await reference.close();
+    expect(expected.length).toBeGreaterThan(10);
+    for (const url of ['/health', '/nowhere', '/boom']) {
+      const response = await app.inject({ method: 'GET', url });
+      for (const [name, value] of expected) expect(response.headers[name], `${url} ${name}`).toBe(value);
+    }
   });
 
   it('turns HttpError into its status and hides internals of unexpected errors', async () => {
