@@ -63,19 +63,31 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   app.decorateRequest('auth', null);
   // JSON only: anything else is a 415 rather than a string the schema then rejects.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (same limits, same errors, same prototype-poisoning refusal), which also notes whether
+  // the raw text can hold U+0000 at all: JSON can only carry it as the escape \u0000, so a body without that text
+  // needs no walk in the NUL check below.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.decorateRequest('nulFreeBody', false);
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    (request as unknown as NulFlags).nulFreeBody = !(body as string).includes('\\u0000');
+    parseJson(request, body as string, done);
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   // PostgreSQL text cannot hold U+0000: refuse it at the door (400) rather than fail in the database (500).
+  // Walks only what can hold it: path and query when the raw URL has %00 (or a NUL), the body unless the JSON parser
+  // saw that its raw text has no \u0000 escape.
   app.addHook('preValidation', async (request) => {
-    for (const [location, value] of [['path', request.params], ['query', request.query], ['body', request.body]] as const) {
-      const field = nulCharacterPath(value);
-      if (field !== undefined) {
-        const name = [location, ...field].join(' -> ');
-        throw new HttpError(400, 'Validation failed', [{ field: name, message: 'must not contain the NUL character (\\u0000)' }]);
-      }
+    const url = request.url;
+    const urlMayHoldNul = url.includes('%00') || url.includes('\u0000');
+    if (urlMayHoldNul) {
+      refuseNul('path', request.params);
+      refuseNul('query', request.query);
     }
+    if (request.body !== undefined && !(request as unknown as NulFlags).nulFreeBody) refuseNul('body', request.body);
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
@@ -104,6 +116,18 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   instrumentHttp(app, options.metrics);
   registerHealthRoutes(app, { service: options.service, version: options.version, checks: options.readiness });
   return app;
+}
+
+interface NulFlags {
+  nulFreeBody: boolean;
+}
+
+function refuseNul(location: 'path' | 'query' | 'body', value: unknown): void {
+  const field = nulCharacterPath(value);
+  if (field !== undefined) {
+    const name = [location, ...field].join(' -> ');
+    throw new HttpError(400, 'Validation failed', [{ field: name, message: 'must not contain the NUL character (\\u0000)' }]);
+  }
 }
 
 // helmet itself, the very copy @fastify/helmet runs.

@@ -61,6 +61,28 @@ describe('shared HTTP behaviour', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('refuses U+0000 anywhere in path, query or body with a 400 naming where, and lets an escaped backslash through', async () => {
+    const refused = async (url: string, payload: string) => {
+      const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+      expect(res.statusCode, `${url} ${payload}`).toBe(400);
+      const body = res.json();
+      expect(body.message).toBe('Validation failed');
+      return body.errors[0].field as string;
+    };
+    const good = JSON.stringify({ email: 'a@b.co', name: 'abc' });
+    expect(await refused(`/things/${id}`, '{"email":"a@b.co","name":"ab\\u0000","address":{"city":"x"}}')).toBe('body -> name');
+    expect(await refused(`/things/${id}`, '{"email":"a@b.co","name":"abc","address":{"ci\\u0000ty":"x"}}')).toBe('body -> address -> ci\u0000ty');
+    expect(await refused(`/things/${id}?q=a%00b`, good)).toBe('query -> q');
+    expect(await refused(`/things/a%00${'a'.repeat(22)}`, good)).toBe('path -> id');
+    const escaped = await app.inject({
+      method: 'POST',
+      url: `/things/${id}?q=%2500`,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      payload: '{"email":"a@b.co","name":"abc","address":{"city":"\\\\u0000"}}',
+    });
+    expect(escaped.statusCode).toBe(200);
+  });
+
   it('reports every validation problem with location -> path', async () => {
     const res = await app.inject({ method: 'POST', url: `/things/${id}`, payload: { email: 'nope', name: 'x', address: { city: 3 }, kind: 'C' } });
     expect(res.statusCode).toBe(400);
