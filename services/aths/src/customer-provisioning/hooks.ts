@@ -37,10 +37,14 @@ export const statusMessage = (user: UserRecord, customerStatus: CustomerStatus):
  */
 export function provisioningHooks(nudge: () => void): UserLifecycleHooks {
   const write = (tx: Executor, messages: OutboxMessageInput[]) => enqueue(tx, customerOutbox, messages);
+  const onCreate = (user: UserRecord): OutboxMessageInput[] =>
+    user.role !== 'Customer' ? [] : user.isActive ? [createMessage(user)] : [createMessage(user), statusMessage(user, 'Inactive')];
   return {
     async onUserCreated(tx, user) {
-      if (user.role !== 'Customer') return;
-      await write(tx, user.isActive ? [createMessage(user)] : [createMessage(user), statusMessage(user, 'Inactive')]);
+      await write(tx, onCreate(user));
+    },
+    outboxOnUserCreated(user) {
+      return { table: customerOutbox, messages: onCreate(user) };
     },
     async onUserUpdated(tx, user, changed) {
       if (changed.includes('role')) {

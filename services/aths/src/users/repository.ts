@@ -1,5 +1,5 @@
 import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
-import { likePattern, type Executor, type Role } from '@shop/service-kit';
+import { likePattern, outboxInsert, outboxNotify, type Executor, type OutboxMessageInput, type OutboxTable, type Role } from '@shop/service-kit';
 import type { NewOneTimeToken, NewRefreshToken } from '../sessions/repository.ts';
 import { users, type Address, type UserRow } from './schema.ts';
 
@@ -28,9 +28,13 @@ export async function insertUserWithTokens(
   ex: Executor,
   values: NewUser,
   tokens: { refresh?: NewRefreshToken; verification?: NewOneTimeToken },
+  /** Outbox messages (of the new row) written and notified in the same statement: the write is then one atomic statement. */
+  outboxOf?: (row: UserRow) => { table: OutboxTable; messages: OutboxMessageInput[] },
 ): Promise<UserRow> {
   const now = new Date();
   const emailVerified = values.emailVerified ?? false;
+  const row: UserRow = { ...values, emailVerified, isActive: true, lastLoginAt: null, createdAt: now, updatedAt: now };
+  const outbox = outboxOf?.(row);
   const statements = [
     sql`INSERT INTO users (id, email, password_hash, full_name, contact_number, address, role, is_active, email_verified, created_at, updated_at)
         VALUES (${values.id}, ${values.email}, ${values.passwordHash}, ${values.fullName}, ${values.contactNumber},
@@ -45,17 +49,15 @@ export async function insertUserWithTokens(
     statements.push(sql`INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at)
         VALUES (${verification.tokenHash}, ${verification.purpose}, ${verification.userId}, ${now}, ${verification.expiresAt})`);
   }
+  if (outbox && outbox.messages.length > 0) {
+    // Data-modifying CTEs always run; the final SELECT over the outbox insert sends enqueue's notification.
+    statements.push(outboxInsert(outbox.table, outbox.messages));
+    statements.push(outboxNotify(outbox.table, `s${statements.length - 1}`));
+  }
   const last = statements.pop()!;
   const ctes = statements.map((statement, index) => sql`${sql.raw(`s${index}`)} AS (${statement})`);
   await ex.execute(ctes.length > 0 ? sql`WITH ${sql.join(ctes, sql`, `)} ${last}` : last);
-  return {
-    ...values,
-    emailVerified,
-    isActive: true,
-    lastLoginAt: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return row;
 }
 
 /**

@@ -81,12 +81,16 @@ export class UserService {
   /** Runs a write in one transaction, then tells the lifecycle hooks it committed. */
   private async write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
     const result = await this.deps.db.transaction(work);
+    this.afterCommit();
+    return result;
+  }
+
+  private afterCommit(): void {
     try {
       this.deps.hooks.afterCommit();
     } catch (error) {
       this.deps.logger.error({ err: error }, 'user lifecycle afterCommit hook failed');
     }
-    return result;
   }
 
   private oneTimeToken(userId: string, purpose: 'password_reset' | 'email_verification'): { token: string; record: tokenRepo.NewOneTimeToken } {
@@ -126,27 +130,34 @@ export class UserService {
     }
     const passwordHash = await this.deps.passwords.hash(input.password);
     let created: { user: UserRow; refreshToken: string; verificationToken: string };
+    const { hooks } = this.deps;
+    const id = newObjectId();
+    const refresh = this.deps.sessions.newRefreshToken(id);
+    const verification = this.oneTimeToken(id, 'email_verification');
+    const values: repo.NewUser = {
+      id,
+      email: input.email,
+      passwordHash,
+      fullName: input.fullName,
+      contactNumber: input.contactNumber,
+      address: cleanAddress(input.address),
+      role: 'Customer',
+    };
+    const tokens = { refresh: refresh.record, verification: verification.record };
     try {
-      created = await this.write(async (tx) => {
-        const id = newObjectId();
-        const refresh = this.deps.sessions.newRefreshToken(id);
-        const verification = this.oneTimeToken(id, 'email_verification');
-        const user = await repo.insertUserWithTokens(
-          tx,
-          {
-            id,
-            email: input.email,
-            passwordHash,
-            fullName: input.fullName,
-            contactNumber: input.contactNumber,
-            address: cleanAddress(input.address),
-            role: 'Customer',
-          },
-          { refresh: refresh.record, verification: verification.record },
-        );
-        await this.deps.hooks.onUserCreated(tx, toUserRecord(user));
-        return { user, refreshToken: refresh.token, verificationToken: verification.token };
-      });
+      if (hooks.outboxOnUserCreated) {
+        // The hook's writes are outbox rows: user, tokens and outbox in one atomic statement (one round trip).
+        const outboxOf = hooks.outboxOnUserCreated.bind(hooks);
+        const user = await repo.insertUserWithTokens(this.deps.db, values, tokens, (row) => outboxOf(toUserRecord(row)));
+        this.afterCommit();
+        created = { user, refreshToken: refresh.token, verificationToken: verification.token };
+      } else {
+        created = await this.write(async (tx) => {
+          const user = await repo.insertUserWithTokens(tx, values, tokens);
+          await hooks.onUserCreated(tx, toUserRecord(user));
+          return { user, refreshToken: refresh.token, verificationToken: verification.token };
+        });
+      }
     } catch (error) {
       if (emailConstraint(error)) throw EMAIL_TAKEN();
       throw error;
