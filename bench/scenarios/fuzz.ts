@@ -26,16 +26,14 @@ export async function fuzzCluster(cluster: Cluster, perService: number, seed = 2
     const customer = await customerToken(cluster);
     if (customer) tokens.push(customer);
   }
-  const reports: FuzzReport[] = [];
-  reports.push(
-    await fuzzService({ service: 'CRMS', baseUrl: cluster.crms.url, credentials: credentialSets(cluster.crmsKey, tokens), requests: perService, seed }),
-  );
+  // Both services at once (each fuzzer keeps 16 requests in flight).
+  const runs = [fuzzService({ service: 'CRMS', baseUrl: cluster.crms.url, credentials: credentialSets(cluster.crmsKey, tokens), requests: perService, seed })];
   if (cluster.aths) {
-    reports.push(
-      await fuzzService({ service: 'ATHS', baseUrl: cluster.aths.url, credentials: credentialSets(cluster.athsKey, tokens), requests: perService, seed: seed + 1 }),
+    runs.push(
+      fuzzService({ service: 'ATHS', baseUrl: cluster.aths.url, credentials: credentialSets(cluster.athsKey, tokens), requests: perService, seed: seed + 1 }),
     );
   }
-  return reports;
+  return Promise.all(runs);
 }
 
 const statusList = (statuses: Record<string, number>) =>
