@@ -1,5 +1,5 @@
 import type { App } from '../http/app.ts';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per service instance, so two services in one process (tests, `npm start`) never collide. */
 export function createMetricsRegistry(service: string): Registry {
@@ -28,4 +28,37 @@ export function instrumentHttp(app: App, registry: Registry): void {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
+}
+
+export interface SnapshotGauge<T> {
+  name: string;
+  help: string;
+  pick: (snapshot: T) => number;
+}
+
+/**
+ * Gauges whose values come from one query run at scrape time (so they are right across instances and restarts),
+ * shared by all the gauges of one scrape. When the query fails, each gauge keeps its last value rather than
+ * failing the whole scrape.
+ */
+export function registerSnapshotGauges<T>(registry: Registry, read: () => Promise<T>, gauges: SnapshotGauge<T>[]): void {
+  let snapshot: Promise<T> | undefined;
+  const shared = () => {
+    snapshot ??= read().finally(() => setTimeout(() => (snapshot = undefined), 50).unref());
+    return snapshot;
+  };
+  for (const { name, help, pick } of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(pick(await shared()));
+        } catch {
+          // Database unreachable: keep the last value.
+        }
+      },
+    });
+  }
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { getTableName, sql } from 'drizzle-orm';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { rowsOf, type Database, type DatabaseHandle } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
+import { registerSnapshotGauges } from '../observability/metrics.ts';
 import { pullPendingForward, requeueOutbox, outboxSummary, type OutboxSummary } from './admin.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { failureFromError, type DeliveryOutcome } from './outcome.ts';
@@ -144,27 +145,11 @@ export class OutboxWorker {
         registers: [registry],
       });
       // Backlog gauges are read from the database on scrape, so they are right across instances and restarts.
-      let snapshot: Promise<{ pending: number; dead: number; age: number }> | undefined;
-      const read = () => {
-        snapshot ??= this.backlog().finally(() => setTimeout(() => (snapshot = undefined), 50).unref());
-        return snapshot;
-      };
-      const backlogGauge = (name: string, help: string, pick: (s: { pending: number; dead: number; age: number }) => number) =>
-        new Gauge({
-          name,
-          help,
-          registers: [registry],
-          async collect() {
-            try {
-              this.set(pick(await read()));
-            } catch {
-              // Database unreachable: keep the last value rather than failing the whole scrape.
-            }
-          },
-        });
-      backlogGauge(`${prefix}_pending`, `Messages waiting for delivery to ${target}`, (s) => s.pending);
-      backlogGauge(`${prefix}_oldest_pending_age_seconds`, 'Age of the oldest pending message (0 when none)', (s) => s.age);
-      backlogGauge(`${prefix}_dead`, 'Messages currently dead-lettered (awaiting a retry by an operator)', (s) => s.dead);
+      registerSnapshotGauges(registry, () => this.backlog(), [
+        { name: `${prefix}_pending`, help: `Messages waiting for delivery to ${target}`, pick: (s) => s.pending },
+        { name: `${prefix}_oldest_pending_age_seconds`, help: 'Age of the oldest pending message (0 when none)', pick: (s) => s.age },
+        { name: `${prefix}_dead`, help: 'Messages currently dead-lettered (awaiting a retry by an operator)', pick: (s) => s.dead },
+      ]);
     }
   }
 

@@ -287,28 +287,8 @@ export function toListItem(row: CustomerRow): CustomerListItem {
 }
 
 export function toRecord(row: CustomerRow): CustomerRecord {
-  return {
-    customerId: row.id,
-    userId: row.userId,
-    email: row.email,
-    fullName: row.fullName,
-    contactNumber: row.contactNumber,
-    customerStatus: row.customerStatus,
-    customerType: row.customerType,
-    totalOrders: row.totalOrders,
-    totalOrderValue: Number(row.totalOrderValue),
-    totalComplaints: row.totalComplaints,
-    openComplaints: row.openComplaints,
-    lastOrderDate: isoOrNull(row.lastOrderDate),
-    lastComplaintDate: isoOrNull(row.lastComplaintDate),
-    customerSince: iso(row.customerSince),
-    notes: row.notes,
-    tags: row.tags,
-    preferences: row.preferences,
-    metadata: row.metadata,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
-  };
+  // Key order on the wire follows the response schema (the seed's order), not this object's.
+  return { ...toListItem(row), notes: row.notes, preferences: row.preferences, metadata: row.metadata };
 }
 
 export function toAdminCustomer(row: CustomerRow, history: CustomerStatusChangeRow[]): AdminCustomer {
