@@ -77,6 +77,14 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // Once shutdown has begun, answers in flight ask their clients not to reuse the connection.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   // PostgreSQL text cannot hold U+0000: refuse it at the door (400) rather than fail in the database (500).
   // Walks only what can hold it: path and query when the raw URL has %00 (or a NUL), the body unless the JSON parser
   // saw that its raw text has no \u0000 escape.
@@ -209,6 +217,10 @@ export async function listenWithGracefulShutdown(
       process.exit(1);
     }, graceMs);
     timer.unref();
+    // A keep-alive connection that was busy when closing began becomes idle once its response is out; Node only
+    // closes the connections idle at that first moment, so keep closing them until the server has stopped.
+    const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
+    sweeper.unref();
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { ServiceProcess } from '../src/testing/index.ts';
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM finishes the request in flight, refuses new connections, closes resources and exits 0', async () => {
+    const service = await ServiceProcess.start({ entry: 'packages/service-kit/test/fixtures/slow-service.ts', env: { LOG_LEVEL: 'info' } });
+    const inFlight = fetch(`${service.url}/slow`).then(async (response) => ({ status: response.status, body: await response.json() }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopped = service.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const refused = await fetch(`${service.url}/health`).then(
+      () => false,
+      () => true,
+    );
+    const answer = await inFlight;
+    await stopped;
+    expect(answer).toEqual({ status: 200, body: { success: true, message: 'finished' } });
+    expect(refused).toBe(true);
+    expect(service.running).toBe(false);
+    expect(service.logs()).toContain('shutting down');
+    expect(service.logs()).toContain('resources closed');
+    expect(service.logs()).not.toContain('graceful shutdown timed out');
+  }, 60_000);
+});
