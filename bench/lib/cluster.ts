@@ -45,6 +45,14 @@ export function serviceExists(entry: string): boolean {
   return existsSync(join(REPO_ROOT, entry));
 }
 
+export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
+
+/** Why a scenario that needs ATHS, CRMS and provisioning cannot run yet, or undefined when it can. */
+export function clusterMissing(): string | undefined {
+  const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
+  return missing === undefined ? undefined : `not available yet: ${missing} does not exist`;
+}
+
 /** A service's database: a PostgreSQL URL, or a PGlite directory (only readable from here while the service is stopped). */
 export interface BenchDatabase {
   driver: Driver;

@@ -6,13 +6,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Driver } from '../lib/cluster.ts';
+import { clusterMissing, registrationBody, runTag, type Driver } from '../lib/cluster.ts';
 import { athsCustomerIds, audit, measureDrain, stopForAudit, type Audit } from '../lib/consistency.ts';
 import type { FaultProxyStats } from '../lib/fault-proxy.ts';
 import { fmt, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, QUICK_ATHS_ENV, restartIfShared, type Scenario } from './context.ts';
-import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
+import { warmUpRegistrations } from './outage.ts';
 
 export interface ChaosOptions {
   rate: number;
@@ -110,10 +110,8 @@ the first per \`user_id\` (both counted in the databases). Goal: 0 and 0.${
     blocks: [],
     summary: [],
   };
-  if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
-    const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
-    return { ...section, skipped: `not available yet: ${missing} does not exist` };
-  }
+  const missing = clusterMissing();
+  if (missing) return { ...section, skipped: missing };
   const started = Date.now();
   const drivers: Driver[] = context.quick ? context.drivers.slice(0, 1) : context.drivers;
   const rows: unknown[][] = [];

@@ -5,13 +5,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Driver } from '../lib/cluster.ts';
+import { clusterMissing, registrationBody, runTag, type Driver } from '../lib/cluster.ts';
 import { audit, measureDrain, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
 import { fmt, openLoop, window, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, restartIfShared, type Scenario } from './context.ts';
 
-export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
 
 export interface OutageOptions {
   rate: number;
@@ -126,10 +125,8 @@ Goals: registrations unaffected (latency during the outage within 10 % of before
     blocks: [],
     summary: [],
   };
-  if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
-    const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
-    return { ...section, skipped: `not available yet: ${missing} does not exist` };
-  }
+  const missing = clusterMissing();
+  if (missing) return { ...section, skipped: missing };
   const started = Date.now();
   const drivers: Driver[] = context.quick ? context.drivers.slice(0, 1) : context.drivers;
   const rows: unknown[][] = [];

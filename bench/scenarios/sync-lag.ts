@@ -4,12 +4,12 @@
  * machine, same clock); a record that already existed when the 201 arrived counts as 0.
  */
 import type { Cluster } from '../lib/cluster.ts';
-import { ATHS_ENTRY, CRMS_ENTRY, queryDatabase, registrationBody, runTag, serviceExists } from '../lib/cluster.ts';
+import { clusterMissing, queryDatabase, registrationBody, runTag } from '../lib/cluster.ts';
 import { waitForDelivery } from '../lib/consistency.ts';
 import { fmt, latencyStats, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';
-import { PROVISIONING_DIR, warmUpRegistrations } from './outage.ts';
+import { warmUpRegistrations } from './outage.ts';
 
 // Wall clock, like the database's now(): performance.now() can drift from it over minutes.
 const now = () => Date.now();
@@ -93,10 +93,8 @@ Targets (issue #2): p50 < 10 ms and p99 < 50 ms at 50/s on PostgreSQL.`,
     blocks: [],
     summary: [],
   };
-  if (!serviceExists(ATHS_ENTRY) || !serviceExists(CRMS_ENTRY) || !serviceExists(PROVISIONING_DIR)) {
-    const missing = [ATHS_ENTRY, CRMS_ENTRY, PROVISIONING_DIR].find((path) => !serviceExists(path));
-    return { ...section, skipped: `not available yet: ${missing} does not exist` };
-  }
+  const missing = clusterMissing();
+  if (missing) return { ...section, skipped: missing };
   const started = Date.now();
   const rows: unknown[][] = [];
   const drivers = context.quick ? context.drivers.slice(0, 1) : context.drivers;
