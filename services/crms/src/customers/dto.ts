@@ -180,6 +180,17 @@ export const searchQuery = paginationQuery.extend({
 
 export const noteSchema = z.object({ note: z.string(), addedBy: z.string(), addedAt: z.string() });
 
+/** The statistics fields, in the order both the record and GET /me/statistics use. */
+const statisticsShape = {
+  totalOrders: z.number(),
+  totalOrderValue: z.number(),
+  totalComplaints: z.number(),
+  openComplaints: z.number(),
+  lastOrderDate: z.string().nullable(),
+  lastComplaintDate: z.string().nullable(),
+  customerSince: z.string(),
+};
+
 const listItemShape = {
   customerId: z.string(),
   userId: z.string(),
@@ -188,13 +199,7 @@ const listItemShape = {
   contactNumber: z.string(),
   customerStatus: customerStatusField,
   customerType: customerTypeField,
-  totalOrders: z.number(),
-  totalOrderValue: z.number(),
-  totalComplaints: z.number(),
-  openComplaints: z.number(),
-  lastOrderDate: z.string().nullable(),
-  lastComplaintDate: z.string().nullable(),
-  customerSince: z.string(),
+  ...statisticsShape,
 };
 
 /** The customer record, field for field in the seed's order, then createdAt/updatedAt (the contract). */
@@ -235,15 +240,7 @@ export const adminCustomerSchema = customerRecordSchema.extend({
 });
 export type AdminCustomer = z.output<typeof adminCustomerSchema>;
 
-export const statisticsSchema = z.object({
-  totalOrders: z.number(),
-  totalOrderValue: z.number(),
-  totalComplaints: z.number(),
-  openComplaints: z.number(),
-  lastOrderDate: z.string().nullable(),
-  lastComplaintDate: z.string().nullable(),
-  customerSince: z.string(),
-});
+export const statisticsSchema = z.object(statisticsShape);
 
 export const analyticsSchema = z.object({
   totalCustomers: z.number(),
