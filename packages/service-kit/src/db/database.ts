@@ -8,6 +8,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { installDrizzleParsers } from './pglite-parsers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Database = PgDatabase<PgQueryResultHKT, any>;
@@ -106,7 +107,7 @@ async function openPostgres(
 async function openPglite(location: string, migrationConfig: Parameters<typeof migratePglite>[1]): Promise<DatabaseHandle> {
   const inMemory = location.startsWith('memory://');
   if (!inMemory) mkdirSync(location, { recursive: true });
-  const client = await PGlite.create(inMemory ? 'memory://' : location, { extensions: { pg_trgm } });
+  const client = installDrizzleParsers(await PGlite.create(inMemory ? 'memory://' : location, { extensions: { pg_trgm } }));
   const db = drizzlePglite(client);
   await migratePglite(db, migrationConfig);
   return {
