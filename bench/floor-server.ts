@@ -7,7 +7,7 @@
  *   DATABASE_URL=postgres://… | memory:// | <dir>  PORT=…  DB_POOL_SIZE=10  tsx bench/floor-server.ts
  */
 import Fastify from 'fastify';
-import { newObjectId, openDatabase } from '@shop/service-kit';
+import { newObjectId, openDatabase, rawStatement } from '@shop/service-kit';
 import { fileURLToPath } from 'node:url';
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../services/crms/migrations', import.meta.url));
@@ -37,21 +37,16 @@ const INSERT = `INSERT INTO customers (id, user_id, email, full_name, contact_nu
   RETURNING *`;
 const SELECT = 'SELECT * FROM customers WHERE user_id = $1 LIMIT 1';
 
-// The driver's own client under drizzle (pg.Pool or PGlite): the cheapest way to run the statement, prepared
-// statements included on PostgreSQL.
-const client = (handle.db as unknown as { $client: unknown }).$client;
-type Rows = { rows: Record<string, unknown>[] };
-const run: (name: string, text: string, values: unknown[]) => Promise<Rows> =
-  handle.driver === 'postgres'
-    ? (name, text, values) => (client as { query(config: object): Promise<Rows> }).query({ name, text, values })
-    : (_name, text, values) => (client as { query(text: string, values: unknown[]): Promise<Rows> }).query(text, values);
+// The kit's raw driver call, the same one CRMS's hot path uses: a named prepared statement on PostgreSQL.
+const insert = rawStatement(handle.db, 'floor_insert', INSERT);
+const select = rawStatement(handle.db, 'floor_select', SELECT);
 
 app.post('/floor/create', async (request) => {
   const body = request.body as Body;
-  const inserted = await run('floor_insert', INSERT, [newObjectId(), body.userId, body.email, body.fullName, body.contactNumber]);
-  if (inserted.rows[0]) return inserted.rows[0];
-  const existing = await run('floor_select', SELECT, [body.userId]);
-  return existing.rows[0];
+  const [inserted] = await insert([newObjectId(), body.userId, body.email, body.fullName, body.contactNumber]);
+  if (inserted) return inserted;
+  const [existing] = await select([body.userId]);
+  return existing;
 });
 
 app.get('/health', async () => ({ ok: true }));

@@ -8,6 +8,7 @@ export * from './http/pagination.ts';
 export * from './http/validation-messages.ts';
 export * from './auth/access-token.ts';
 export * from './db/database.ts';
+export * from './db/raw-statement.ts';
 export * from './observability/logger.ts';
 export * from './observability/metrics.ts';
 export * from './observability/health.ts';
