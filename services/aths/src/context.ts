@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import type { AccessClaims, App, Database, DatabaseHandle, Logger } from '@shop/service-kit';
+import type { AccessClaims, apiKeyGuard, App, Database, DatabaseHandle, Logger } from '@shop/service-kit';
 import type { AthsConfig } from './config.ts';
 import type { RateLimits } from './http/rate-limits.ts';
 import type { Mailer } from './mail/mailer.ts';
@@ -38,8 +38,8 @@ export interface AthsContext {
     user: PreHandler;
     /** Active Administrators (role re-checked against the database). */
     administrator: PreHandler;
-    /** Service API key on `x-service-api-key` or `x-api-key`. */
-    internal: PreHandler;
+    /** Service API key on `x-service-api-key` or `x-api-key` (the kit's callback-style guard). */
+    internal: ReturnType<typeof apiKeyGuard>;
   };
 }
 
