@@ -73,6 +73,34 @@ describe.each(testDatabaseDrivers())('database bootstrap on %s', (driver) => {
     expect(await byId(['missing'])).toEqual([]);
   });
 
+  it('raw statements report database errors with their SQLSTATE, then keep working', async () => {
+    const insert = rawStatement(handle.db, 'kit_gadget_insert_again', 'INSERT INTO gadgets (id, count, price, tags) VALUES ($1, $2, $3, $4) RETURNING id');
+    await insert(['dup', 1, '1', '[]']);
+    await expect(insert(['dup', 1, '1', '[]'])).rejects.toMatchObject({ code: '23505' });
+    await expect(insert(['bad', 'not a number', '1', '[]'])).rejects.toMatchObject({ code: '22P02' });
+    expect(await insert(['after', 2, '2', '[]'])).toEqual([{ id: 'after' }]);
+  });
+
+  it('raw statements never run inside another caller’s transaction, and many can run at once', async () => {
+    const insert = rawStatement(handle.db, 'kit_gadget_insert_outside', 'INSERT INTO gadgets (id, count, price, tags) VALUES ($1, $2, $3, $4) RETURNING id');
+    let raw: Promise<unknown> | undefined;
+    await expect(
+      handle.db.transaction(async (tx) => {
+        await tx.insert(gadgets).values({ id: 'in-tx', count: 1, price: 1, tags: [] });
+        raw = insert(['outside-tx', 1, '1', '[]']);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    await raw;
+    const ids = (await handle.db.select({ id: gadgets.id }).from(gadgets)).map((row) => row.id);
+    expect(ids).toContain('outside-tx');
+    expect(ids).not.toContain('in-tx');
+
+    const many = await Promise.all(Array.from({ length: 25 }, (_, i) => insert([`many-${i}`, i, String(i), '[]'])));
+    expect(many.map((rows) => rows[0])).toEqual(Array.from({ length: 25 }, (_, i) => ({ id: `many-${i}` })));
+  });
+
   it.runIf(driver === 'postgres')('lets several instances migrate one database at once', async () => {
     const handles = await Promise.all([open(testDb.url), open(testDb.url), open(testDb.url)]);
     const rows = await rowsOf<{ n: number }>(handle.db, sql`SELECT count(*)::int AS n FROM drizzle.kit_test_migrations`);

@@ -1,24 +1,65 @@
-import { PGlite } from '@electric-sql/pglite';
+import { parse as pgliteResults, PGlite, protocol } from '@electric-sql/pglite';
 import { getTableColumns, type InferSelectModel } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Pool } from 'pg';
 import type { Database } from './database.ts';
 
 /**
- * A statement run straight on the driver under drizzle: a named prepared statement on PostgreSQL (parsed and planned
- * once per connection), a plain query on PGlite. For the few statements on a service's hottest path, where the
- * statement's own text is the cost: drizzle's insert names every column of the table (`default` for the ones not
- * given) and returns them one by one, and on PGlite, which parses and plans every query, that longer text cost about
- * 100 µs per insert against the same insert written out (see docs/crms.md). Everything else goes through drizzle.
+ * A statement run straight on the driver under drizzle, as a named prepared statement on both drivers: parsed and
+ * planned once per connection, then only bound and executed. For the few statements on a service's hottest paths,
+ * where the statement's own handling is the cost; everything else goes through drizzle.
+ *
+ * - PostgreSQL: node-postgres's named statements.
+ * - PGlite: its `query()` parses, describes and plans every statement again and makes five calls into the WASM
+ *   backend per query. Here the statement is parsed once, then each run is ONE call carrying Bind, Describe, Execute
+ *   and Sync (same exclusivity as `query()`, so it never runs inside another caller's transaction): measured at
+ *   ~340 µs against ~560 µs per CRMS create, and more for a longer statement (see docs/benchmarks.md).
  *
  * Rows come back with the database's column names; `rowMapper` turns them into the table's drizzle row.
  */
 export function rawStatement<Row = Record<string, unknown>>(db: Database, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
   const client = (db as unknown as { $client: PGlite | Pool }).$client;
-  if (client instanceof PGlite) {
-    return async (values) => (await client.query<Row>(text, values)).rows;
-  }
+  if (client instanceof PGlite) return pgliteStatement<Row>(client, name, text);
   return async (values) => (await client.query({ name, text, values })).rows as Row[];
+}
+
+const { serialize } = protocol;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** A parameter in PostgreSQL's text format, as PGlite's own `query()` sends it. */
+function textValue(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+function pgliteStatement<Row>(client: PGlite, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
+  const exclusive = <T>(fn: () => Promise<T>) => client._runExclusiveTransaction(() => client.runExclusive(fn));
+  let prepared: Promise<unknown> | undefined;
+  const prepare = () =>
+    (prepared ??= exclusive(() => client.execProtocol(concat([serialize.parse({ name, text, types: [] }), serialize.sync()]))).catch(
+      (error: unknown) => {
+        prepared = undefined;
+        throw error;
+      },
+    ));
+  const tail = concat([serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+  return async (values) => {
+    await prepare();
+    const bind = serialize.bind({ statement: name, values: values.map(textValue) });
+    const { messages } = await exclusive(() => client.execProtocol(concat([bind, tail])));
+    return (pgliteResults.parseResults(messages, client.parsers)[0]?.rows ?? []) as Row[];
+  };
 }
 
 type Decoder = { mapFromDriverValue(value: unknown): unknown };
