@@ -97,6 +97,10 @@ describe.each(testDatabaseDrivers())('database bootstrap on %s', (driver) => {
     expect(ids).toContain('outside-tx');
     expect(ids).not.toContain('in-tx');
 
+    // Another holder of the same statement (a second app on the same database) shares it.
+    const again = rawStatement(handle.db, 'kit_gadget_insert_outside', 'INSERT INTO gadgets (id, count, price, tags) VALUES ($1, $2, $3, $4) RETURNING id');
+    expect(await again(['shared', 1, '1', '[]'])).toEqual([{ id: 'shared' }]);
+
     const many = await Promise.all(Array.from({ length: 25 }, (_, i) => insert([`many-${i}`, i, String(i), '[]'])));
     expect(many.map((rows) => rows[0])).toEqual(Array.from({ length: 25 }, (_, i) => ({ id: `many-${i}` })));
   });

@@ -43,16 +43,26 @@ function textValue(value: unknown): string | null {
   return String(value);
 }
 
+/** The statements prepared on each PGlite instance (one session: a name is prepared once, whoever asks). */
+const preparedOn = new WeakMap<PGlite, Map<string, { text: string; ready: Promise<unknown> }>>();
+
 function pgliteStatement<Row>(client: PGlite, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
   const exclusive = <T>(fn: () => Promise<T>) => client._runExclusiveTransaction(() => client.runExclusive(fn));
-  let prepared: Promise<unknown> | undefined;
-  const prepare = () =>
-    (prepared ??= exclusive(() => client.execProtocol(concat([serialize.parse({ name, text, types: [] }), serialize.sync()]))).catch(
-      (error: unknown) => {
-        prepared = undefined;
-        throw error;
-      },
-    ));
+  let statements = preparedOn.get(client);
+  if (!statements) preparedOn.set(client, (statements = new Map()));
+  const known = statements;
+  const prepare = (): Promise<unknown> => {
+    const existing = known.get(name);
+    if (existing) {
+      if (existing.text !== text) throw new Error(`Prepared statement "${name}" already exists with another text`);
+      return existing.ready;
+    }
+    const ready = exclusive(() => client.execProtocol(concat([serialize.parse({ name, text, types: [] }), serialize.sync()])));
+    known.set(name, { text, ready });
+    // A failed Parse prepared nothing: the next run tries again.
+    ready.catch(() => known.delete(name));
+    return ready;
+  };
   const tail = concat([serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
   return async (values) => {
     await prepare();
