@@ -1,8 +1,9 @@
+import { hash } from 'node:crypto';
 import { parse as pgliteResults, PGlite, protocol } from '@electric-sql/pglite';
-import { getTableColumns, type InferSelectModel } from 'drizzle-orm';
-import type { PgTable } from 'drizzle-orm/pg-core';
+import { getTableColumns, type InferSelectModel, type SQL } from 'drizzle-orm';
+import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 import type { Pool } from 'pg';
-import type { Database } from './database.ts';
+import { rowsOf, type Database, type Executor } from './database.ts';
 
 /**
  * A statement run straight on the driver under drizzle, as a named prepared statement on both drivers: parsed and
@@ -21,6 +22,27 @@ export function rawStatement<Row = Record<string, unknown>>(db: Database, name: 
   const client = (db as unknown as { $client: PGlite | Pool }).$client;
   if (client instanceof PGlite) return pgliteStatement<Row>(client, name, text);
   return async (values) => (await client.query({ name, text, values })).rows as Row[];
+}
+
+const dialect = new PgDialect();
+const statementsOf = new WeakMap<object, Map<string, (values: unknown[]) => Promise<unknown[]>>>();
+
+/**
+ * A drizzle `sql` statement run as a named prepared statement (rawStatement, named after its text) when given the
+ * database itself; inside a transaction it runs through the transaction as usual. For hot statements whose text
+ * takes a few shapes at most: each distinct text is prepared once per connection.
+ */
+export async function runStatement<Row = Record<string, unknown>>(executor: Executor, query: SQL): Promise<Row[]> {
+  if (!('$client' in executor)) return rowsOf<Row>(executor, query);
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  let statements = statementsOf.get(executor);
+  if (!statements) statementsOf.set(executor, (statements = new Map()));
+  let run = statements.get(text);
+  if (!run) {
+    run = rawStatement(executor, `kit_${hash('sha256', text).slice(0, 24)}`, text);
+    statements.set(text, run);
+  }
+  return (await run(params)) as Row[];
 }
 
 const { serialize } = protocol;
