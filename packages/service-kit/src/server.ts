@@ -74,8 +74,12 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     parseJson(request, body as string, done);
   });
 
-  // Per-request hooks are callback-style: no promise per request on the hot path.
+  // Per-request hooks are callback-style: no promise per request on the hot path. The request id and helmet's
+  // security headers go into Fastify's own reply headers, not onto the raw response: once any header is on the raw
+  // response, Node passes every header Fastify writes through setHeader again.
+  const security = securityHeaders().map(([name, value]) => [name.toLowerCase(), value] as const);
   app.addHook('onRequest', (request, reply, done) => {
+    for (const [name, value] of security) reply.header(name, value);
     reply.header('x-request-id', request.id);
     done();
   });
@@ -106,7 +110,6 @@ export async function buildServer(options: ServerOptions): Promise<App> {
 
   installErrorHandler(app);
   installUnknownRouteHandler(app);
-  installSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -145,7 +148,7 @@ const helmet = createRequire(createRequire(import.meta.url).resolve('@fastify/he
 /**
  * Helmet's default headers (what `@fastify/helmet` with `global: true` and no options sets): they depend on nothing
  * in the request, so they are computed once here instead of rebuilding helmet's middleware on every request, and set
- * on the raw response in an onRequest hook as helmet does (a route's own `reply.header` still wins).
+ * in an onRequest hook as helmet does (a route's own `reply.header` still wins).
  */
 export function securityHeaders(): ReadonlyArray<readonly [string, string]> {
   const headers: Array<readonly [string, string]> = [];
@@ -159,15 +162,6 @@ export function securityHeaders(): ReadonlyArray<readonly [string, string]> {
   });
   if (failure) throw failure;
   return headers;
-}
-
-function installSecurityHeaders(app: App): void {
-  const headers = securityHeaders();
-  app.addHook('onRequest', (_request, reply, done) => {
-    const raw = reply.raw;
-    for (const [name, value] of headers) raw.setHeader(name, value);
-    done();
-  });
 }
 
 /** Where the first string (or key) holding U+0000 is in a parsed value, or undefined; walks at most 100,000 nodes. */
