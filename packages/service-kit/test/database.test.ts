@@ -71,6 +71,10 @@ describe.each(testDatabaseDrivers())('database bootstrap on %s', (driver) => {
     expect(read[0]!.createdAt).toBeInstanceOf(Date);
     expect(read[1]).toMatchObject({ price: 0, tags: [], seenAt: null });
     expect(await byId(['missing'])).toEqual([]);
+    // An object goes as JSON text; arrays are refused on PGlite, where their type is not known in advance.
+    const [third] = await insert(['c', 1, 2, { tag: 'x' }, null]);
+    expect(toGadget(third!).tags).toEqual({ tag: 'x' });
+    if (driver === 'pglite') await expect(insert(['d', 1, 2, ['x'], null])).rejects.toThrow(TypeError);
   });
 
   it('raw statements report database errors with their SQLSTATE, then keep working', async () => {

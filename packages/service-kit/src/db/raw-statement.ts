@@ -57,10 +57,16 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** A parameter in PostgreSQL's text format, as PGlite's own `query()` sends it. */
+/**
+ * A parameter in PostgreSQL's text format. Without the parameter types PGlite's `query()` asks for first, arrays and
+ * bytes would be ambiguous, so they are refused rather than guessed: pass them as text with a cast in the statement.
+ */
 function textValue(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value) || value instanceof Uint8Array) {
+    throw new TypeError('rawStatement on PGlite takes arrays and bytes as text with a cast (e.g. $1::jsonb), not as values');
+  }
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
 }
