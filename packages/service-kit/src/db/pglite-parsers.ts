@@ -5,7 +5,7 @@ import { types, type PGlite, type QueryOptions } from '@electric-sql/pglite';
  * date, and the arrays numeric[], timestamp[], timestamptz[], interval[], date[]), as listed in
  * drizzle-orm/pglite/session.js.
  */
-export const DRIZZLE_RAW_TEXT_TYPES: readonly number[] = [
+const DRIZZLE_RAW_TEXT_TYPES: readonly number[] = [
   types.TIMESTAMP,
   types.TIMESTAMPTZ,
   types.INTERVAL,
@@ -38,10 +38,12 @@ export function installDrizzleParsers(client: PGlite): PGlite {
   return client;
 }
 
+// drizzle passes the same options object for every run of a statement: each is stripped once, for the instance and
+// its transactions alike.
+const stripped = new WeakMap<object, QueryOptions>();
+
 function withoutPerQueryParsers<T extends Queryable>(target: T): T {
   const query = target.query.bind(target);
-  // drizzle passes the same options object for every run of a statement: strip each one once.
-  const stripped = new WeakMap<object, QueryOptions>();
   target.query = ((text: string, params?: unknown[], options?: QueryOptions) => {
     if (options?.parsers === undefined) return query(text, params, options);
     let lean = stripped.get(options);

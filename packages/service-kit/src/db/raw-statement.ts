@@ -71,6 +71,9 @@ function textValue(value: unknown): string | null {
   return String(value);
 }
 
+/** What follows each Bind: the same for every statement. */
+const DESCRIBE_EXECUTE_SYNC = concat([serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+
 /** The statements prepared on each PGlite instance (one session: a name is prepared once, whoever asks). */
 const preparedOn = new WeakMap<PGlite, Map<string, { text: string; ready: Promise<unknown> }>>();
 
@@ -91,11 +94,10 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
     ready.catch(() => known.delete(name));
     return ready;
   };
-  const tail = concat([serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
   return async (values) => {
     await prepare();
     const bind = serialize.bind({ statement: name, values: values.map(textValue) });
-    const { messages } = await exclusive(() => client.execProtocol(concat([bind, tail])));
+    const { messages } = await exclusive(() => client.execProtocol(concat([bind, DESCRIBE_EXECUTE_SYNC])));
     return (pgliteResults.parseResults(messages, client.parsers)[0]?.rows ?? []) as Row[];
   };
 }

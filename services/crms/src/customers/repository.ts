@@ -22,8 +22,8 @@ const BY_USER_ID = `SELECT * FROM ${getTableName(customers)} WHERE ${userId.name
 const toCustomerRow = rowMapper(customers);
 
 /**
- * The hot path (internal create, /me) as two statements run straight on the driver, named prepared statements on
- * PostgreSQL (see rawStatement for why), rows decoded exactly as drizzle decodes them.
+ * The hot path (internal create, /me) as two named prepared statements run straight on the driver, on both
+ * databases (see rawStatement for why), rows decoded exactly as drizzle decodes them.
  *
  * The idempotent create is ONE statement that inserts unless a record for that user id exists (unique key on
  * user_id): it returns the new row, or undefined when the record already existed (the caller then selects it).
