@@ -1,18 +1,22 @@
 /**
  * `npm run bench` — measures the system the way its operators judge it and writes docs/benchmarks.md.
  *
- *   npm run bench                     full run (about 20 minutes)
+ *   npm run bench                     full run (about 20 minutes), writes docs/benchmarks.md
  *   npm run bench -- --quick          a short version of every scenario (under 2 minutes)
  *   npm run bench -- --only=fuzz,lag  some scenarios: create, auth, lag, outage, chaos, fuzz, memory
  *   npm run bench -- --drivers=pglite only these databases (postgres, pglite)
  *   npm run bench -- --out=/tmp/b.md  write the report elsewhere
  *
+ * Only a full run of every scenario on every database writes docs/benchmarks.md by default: a quick or partial run
+ * writes bench/.tmp/benchmarks-quick.md or bench/.tmp/benchmarks-partial.md (git-ignored), so that it never replaces
+ * the recorded full run.
+ *
  * PostgreSQL: TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres); each scenario makes
  * throw-away databases there and drops them. Without a reachable server, PostgreSQL is left out and the report says so.
  * A scenario whose service part does not exist yet is reported as not measured, never crashing the run.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '@shop/service-kit/testing';
 import { ensureTestDatabaseUrl, postgresAvailable, startCluster, type Cluster, type Driver } from './lib/cluster.ts';
 import { gitRevision, machineInfo, renderReport, type Section } from './lib/report.ts';
@@ -45,8 +49,14 @@ function parseArgs(argv: string[]) {
     quick: flags.has('quick'),
     only: flags.get('only')?.split(',').filter(Boolean),
     drivers: flags.get('drivers')?.split(',').filter(Boolean) as Driver[] | undefined,
-    out: flags.get('out') ?? join(REPO_ROOT, 'docs/benchmarks.md'),
+    out: flags.get('out') ?? defaultOut(flags),
   };
+}
+
+function defaultOut(flags: Map<string, string>): string {
+  if (flags.has('quick')) return join(REPO_ROOT, 'bench/.tmp/benchmarks-quick.md');
+  if (flags.has('only') || flags.has('drivers')) return join(REPO_ROOT, 'bench/.tmp/benchmarks-partial.md');
+  return join(REPO_ROOT, 'docs/benchmarks.md');
 }
 
 async function main() {
@@ -109,8 +119,8 @@ async function main() {
     '# PostgreSQL server for the PostgreSQL runs (default below); PGlite needs nothing',
     `export TEST_DATABASE_URL=${new URL(databaseUrl).protocol}//${new URL(databaseUrl).username || 'postgres'}@${new URL(databaseUrl).host}${new URL(databaseUrl).pathname}`,
     'npm run bench            # full run, writes docs/benchmarks.md',
-    'npm run bench -- --quick # every scenario, short (under 2 minutes)',
-    'npm run bench -- --only=create,lag --drivers=postgres   # a subset',
+    'npm run bench -- --quick # every scenario, short (under 2 minutes), writes bench/.tmp/benchmarks-quick.md',
+    'npm run bench -- --only=create,lag --drivers=postgres   # a subset, writes bench/.tmp/benchmarks-partial.md',
     'npx vitest run tests/system   # the fuzz and no-loss checks kept as tests',
   ];
   const report = renderReport({
@@ -122,6 +132,7 @@ async function main() {
     sections,
     notes: [...notes, `Total wall time of this run: ${((Date.now() - t0) / 1000).toFixed(0)} s.`],
   });
+  await mkdir(dirname(args.out), { recursive: true });
   await writeFile(args.out, report);
   log(`wrote ${args.out}`);
 }
