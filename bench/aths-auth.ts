@@ -39,9 +39,9 @@ export interface AthsAuthBenchOptions {
 
 /**
  * A load result plus the CPU it cost after the warm-up: of the bound process, or of the server side (ATHS and its
- * PostgreSQL backends); for the endpoint also of the load generator (this process), which shares the machine.
+ * PostgreSQL backends); and of this process: for the endpoint, the load generator, which shares the machine.
  */
-export type Measured = LoadResult & { cpuMs: number; operations: number; generatorCpuMs?: number };
+export type Measured = LoadResult & { cpuMs: number; operations: number; generatorCpuMs: number };
 
 export interface AthsAuthRow {
   driver: AthsBenchDriver;
@@ -83,8 +83,6 @@ async function closedLoop(options: {
   request: (i: number) => Promise<Outcome>;
   /** CPU time (ms) of whatever serves the requests; sampled when the warm-up ends and after the loop. */
   cpu: () => Promise<number> | number;
-  /** Also measure this process's own CPU (the load generator's share of the machine). */
-  generator?: boolean;
 }): Promise<Measured> {
   let sequence = 0;
   let operations = 0;
@@ -116,7 +114,7 @@ async function closedLoop(options: {
   };
   await Promise.all([startMeasuring, ...Array.from({ length: options.concurrency }, worker)]);
   const cpuMs = (await options.cpu()) - cpuFrom;
-  const generatorCpuMs = options.generator ? processCpuMs() - generatorFrom : undefined;
+  const generatorCpuMs = processCpuMs() - generatorFrom;
   return merge([{ samples, durationMs: options.durationMs, cpuMs, operations, generatorCpuMs } as Measured]);
 }
 
@@ -205,9 +203,7 @@ function merge(results: Measured[]): Measured {
     samples,
     cpuMs: results.reduce((total, result) => total + result.cpuMs, 0),
     operations: results.reduce((total, result) => total + result.operations, 0),
-    generatorCpuMs: results.some((result) => result.generatorCpuMs !== undefined)
-      ? results.reduce((total, result) => total + (result.generatorCpuMs ?? 0), 0)
-      : undefined,
+    generatorCpuMs: results.reduce((total, result) => total + result.generatorCpuMs, 0),
   };
 }
 
@@ -230,7 +226,7 @@ async function interleaved(
 }
 
 const cpuPerOp = (result: Measured) => result.cpuMs / Math.max(1, result.operations);
-const generatorCpuPerOp = (result: Measured) => (result.generatorCpuMs ?? Number.NaN) / Math.max(1, result.operations);
+const generatorCpuPerOp = (result: Measured) => result.generatorCpuMs / Math.max(1, result.operations);
 
 async function postgresReachable(): Promise<boolean> {
   process.env.TEST_DATABASE_URL ??= 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -311,7 +307,6 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
             durationMs: ms,
             warmupMs: warm,
             cpu,
-            generator: true,
             request: async () => {
               const response = await http.json('POST', '/api/auth/register', registrationBody(tag, sequence++));
               return { status: response.status, ok: response.status === 201 };
@@ -341,7 +336,6 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
             durationMs: ms,
             warmupMs: warm,
             cpu,
-            generator: true,
             request: async (i) => {
               const { email, password } = registrationBody(tag, i % accounts);
               const response = await http.json('POST', '/api/auth/login', { email, password });
