@@ -79,9 +79,12 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
 
   it('a short-lived token expires', async () => {
     const { user } = await register(aths.app);
-    const token = await aths.app.aths.keys.sign({ userId: user._id, email: user.email, role: 'Customer' }, 1);
+    // exp is whole seconds (iat floored + TTL), so a TTL of n seconds is valid for at least n − 1 s: 3 s leaves the
+    // first call 2 s even on a loaded machine, and 3.2 s later the token has certainly expired.
+    const token = await aths.app.aths.keys.sign({ userId: user._id, email: user.email, role: 'Customer' }, 3);
+    const signedAt = Date.now();
     expect((await profile(bearer(token))).statusCode).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, signedAt + 3_200 - Date.now())));
     expectError(await profile(bearer(token)), 401, 'token');
   });
 
