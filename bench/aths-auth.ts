@@ -18,7 +18,7 @@ import { hash, verify } from '@node-rs/argon2';
 import pg from 'pg';
 import { createTestDatabase, REPO_ROOT, ServiceProcess, type TestDatabase } from '@shop/service-kit/testing';
 import { registrationBody } from './lib/cluster.ts';
-import { fmt, httpTarget, latencyStats, type LoadResult, type Outcome, type Sample } from './lib/load.ts';
+import { closedLoop, fmt, httpTarget, summarise, type ClosedLoopOptions, type LoadResult } from './lib/load.ts';
 
 export type AthsBenchDriver = 'postgres' | 'pglite';
 
@@ -72,23 +72,12 @@ const PASSWORD = registrationBody('bound', 0).password;
 const SELF = fileURLToPath(import.meta.url);
 
 /**
- * Closed loop that counts what *completes* inside the measured window (whenever it started): in steady state that is
- * the true rate, without the edge loss of counting only requests that both start and end inside a short window.
- * The warm-up (≥ one latency) fills the pipeline first. CPU and operations count from the end of the warm-up.
+ * The shared closed loop (bench/lib/load.ts: counts what completes inside the measured window, after a warm-up that
+ * fills the pipeline) plus the CPU it cost, counted from the end of the warm-up: of whatever serves the requests
+ * (`cpu`) and of this process.
  */
-async function closedLoop(options: {
-  concurrency: number;
-  durationMs: number;
-  warmupMs: number;
-  request: (i: number) => Promise<Outcome>;
-  /** CPU time (ms) of whatever serves the requests; sampled when the warm-up ends and after the loop. */
-  cpu: () => Promise<number> | number;
-}): Promise<Measured> {
-  let sequence = 0;
+async function measuredLoop(options: ClosedLoopOptions & { warmupMs: number; cpu: () => Promise<number> | number }): Promise<Measured> {
   let operations = 0;
-  const measureFrom = performance.now() + options.warmupMs;
-  const stopAt = measureFrom + options.durationMs;
-  const samples: Sample[] = [];
   let measuring = false;
   let cpuFrom = 0;
   let generatorFrom = 0;
@@ -98,24 +87,19 @@ async function closedLoop(options: {
     cpuFrom = await options.cpu();
     measuring = true;
   })();
-  const worker = async () => {
-    while (performance.now() < stopAt) {
-      const started = performance.now();
-      let outcome: Outcome;
+  const result = await closedLoop({
+    ...options,
+    request: async (i) => {
       try {
-        outcome = await options.request(sequence++);
-      } catch {
-        outcome = { status: 0, ok: false };
+        return await options.request(i);
+      } finally {
+        if (measuring) operations += 1;
       }
-      const ended = performance.now();
-      if (measuring) operations += 1;
-      if (ended >= measureFrom && ended <= stopAt) samples.push({ startedAt: started - measureFrom, latencyMs: ended - started, ...outcome });
-    }
-  };
-  await Promise.all([startMeasuring, ...Array.from({ length: options.concurrency }, worker)]);
+    },
+  });
+  await startMeasuring;
   const cpuMs = (await options.cpu()) - cpuFrom;
-  const generatorCpuMs = processCpuMs() - generatorFrom;
-  return merge([{ samples, durationMs: options.durationMs, cpuMs, operations, generatorCpuMs } as Measured]);
+  return { ...result, cpuMs, operations, generatorCpuMs: processCpuMs() - generatorFrom };
 }
 
 const processCpuMs = () => {
@@ -157,7 +141,7 @@ function serverCpu(athsPid: number, postgres?: { client: pg.Client; database: st
 async function argonBound(kind: 'hash' | 'verify', concurrency: number, durationMs: number, warmupMs: number): Promise<Measured> {
   const stored = await hash(PASSWORD);
   let n = 0;
-  return closedLoop({
+  return measuredLoop({
     concurrency,
     durationMs,
     warmupMs,
@@ -186,24 +170,15 @@ async function boundInChild(kind: 'hash' | 'verify', concurrency: number, durati
 
 /** One result from several slices: throughput over their total time, percentiles over all samples. */
 function merge(results: Measured[]): Measured {
-  const samples = results.flatMap((result) => result.samples);
-  const durationMs = results.reduce((total, result) => total + result.durationMs, 0);
-  const statuses: Record<string, number> = {};
-  for (const sample of samples) statuses[sample.status] = (statuses[sample.status] ?? 0) + 1;
-  const succeeded = samples.filter((sample) => sample.ok).length;
+  const total = (pick: (result: Measured) => number) => results.reduce((sum, result) => sum + pick(result), 0);
   return {
-    completed: samples.length,
-    succeeded,
-    failed: samples.length - succeeded,
-    throughput: samples.length / (durationMs / 1000),
-    successThroughput: succeeded / (durationMs / 1000),
-    durationMs,
-    latency: latencyStats(samples.map((sample) => sample.latencyMs)),
-    statuses,
-    samples,
-    cpuMs: results.reduce((total, result) => total + result.cpuMs, 0),
-    operations: results.reduce((total, result) => total + result.operations, 0),
-    generatorCpuMs: results.reduce((total, result) => total + result.generatorCpuMs, 0),
+    ...summarise(
+      results.flatMap((result) => result.samples),
+      total((result) => result.durationMs),
+    ),
+    cpuMs: total((result) => result.cpuMs),
+    operations: total((result) => result.operations),
+    generatorCpuMs: total((result) => result.generatorCpuMs),
   };
 }
 
@@ -302,7 +277,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
         warmupMs,
         (ms) => boundInChild('hash', concurrency, ms, 1_000, threadpoolSize),
         (ms, warm) =>
-          closedLoop({
+          measuredLoop({
             concurrency,
             durationMs: ms,
             warmupMs: warm,
@@ -331,7 +306,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
         warmupMs,
         (ms) => boundInChild('verify', concurrency, ms, 1_000, threadpoolSize),
         (ms, warm) =>
-          closedLoop({
+          measuredLoop({
             concurrency,
             durationMs: ms,
             warmupMs: warm,

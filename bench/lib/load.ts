@@ -74,7 +74,8 @@ export function latencyStats(values: readonly number[]): LatencyStats {
   };
 }
 
-function summarise(samples: Sample[], durationMs: number, extra: Partial<LoadResult> = {}): LoadResult {
+/** A load result from raw samples over a measured time (ms). */
+export function summarise(samples: Sample[], durationMs: number, extra: Partial<LoadResult> = {}): LoadResult {
   const statuses: Record<string, number> = {};
   let succeeded = 0;
   for (const sample of samples) {
