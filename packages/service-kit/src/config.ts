@@ -35,6 +35,8 @@ export const baseEnvSchema = z.object({
   SERVICE_API_KEYS: csvList,
   JWT_ISSUER: z.string().min(1).default('aths'),
   JWT_AUDIENCE: z.string().min(1).default('shop'),
+  /** Browser origins allowed by CORS, comma-separated; parsed by `corsOrigins()` (defaults depend on NODE_ENV). */
+  CORS_ORIGINS: z.string().optional(),
 });
 
 export type BaseConfig = z.output<typeof baseEnvSchema>;

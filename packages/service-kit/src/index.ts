@@ -5,6 +5,7 @@ export * from './http/envelope.ts';
 export * from './http/api-key-guard.ts';
 export * from './http/bearer-guard.ts';
 export * from './http/pagination.ts';
+export * from './http/cors.ts';
 export * from './http/validation-messages.ts';
 export * from './auth/access-token.ts';
 export * from './db/database.ts';

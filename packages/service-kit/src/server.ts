@@ -11,6 +11,7 @@ import {
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
 import { errorBody, HttpError } from './http/envelope.ts';
+import { registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { requestIdFrom } from './http/request-id.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
@@ -30,6 +31,8 @@ export interface ServerOptions {
   /** Trust X-Forwarded-For from a proxy in front (for client IPs in rate limits and logs). */
   trustProxy?: boolean;
   bodyLimit?: number;
+  /** Exact browser origins allowed by CORS (`corsOrigins()` reads them from CORS_ORIGINS); none: no CORS headers. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -110,6 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
 
   installErrorHandler(app);
   installUnknownRouteHandler(app);
+  await registerCors(app, options.corsOrigins ?? []);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',

@@ -165,6 +165,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       logger,
       metrics,
       trustProxy: config.TRUST_PROXY,
+      corsOrigins: config.CORS_ORIGINS,
       readiness: {
         database: () => database.ping(),
         ...(redis ? { redis: async () => void (await redis.ping()) } : {}),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   baseEnvSchema,
   ConfigError,
+  corsOrigins,
   csvList,
   envBoolean,
   envInteger,
@@ -53,8 +54,12 @@ export const athsEnvSchema = baseEnvSchema.extend({
   APP_BASE_URL: z.url().default('http://localhost:3000'),
   /** Access token lifetime (default 30 minutes). */
   ACCESS_TOKEN_TTL: durationSeconds('30m'),
-  /** Refresh token lifetime (default 7 days); every use rotates it and starts a new lifetime. */
+  /** Idle lifetime of a refresh token (default 7 days): each refresh starts a new one, capped at the session's absolute expiry. */
   REFRESH_TOKEN_TTL: durationSeconds('7d'),
+  /** Absolute lifetime of a session (a refresh-token family, from login or registration); refreshes never extend it. */
+  REFRESH_TOKEN_ABSOLUTE_TTL: durationSeconds('30d'),
+  /** `on`: each refresh returns a new refresh token, reuse revokes the family. `off`: the same token comes back (docs/aths.md). */
+  REFRESH_TOKEN_ROTATION: z.enum(['on', 'off']).default('on'),
   PASSWORD_RESET_TTL: durationSeconds('1h'),
   EMAIL_VERIFICATION_TTL: durationSeconds('24h'),
   RATE_LIMIT_ENABLED: envBoolean(true),
@@ -75,9 +80,11 @@ export const athsEnvSchema = baseEnvSchema.extend({
 
 export type AthsEnv = z.output<typeof athsEnvSchema>;
 
-export interface AthsConfig extends Omit<AthsEnv, 'SERVICE_API_KEYS'> {
+export interface AthsConfig extends Omit<AthsEnv, 'SERVICE_API_KEYS' | 'CORS_ORIGINS'> {
   /** Keys accepted on the internal API (generated in development when unset). */
   SERVICE_API_KEYS: string[];
+  /** Exact browser origins allowed by CORS. */
+  CORS_ORIGINS: string[];
   /** Things worth telling the operator once the logger exists (e.g. a generated dev secret). */
   warnings: string[];
 }
@@ -101,6 +108,12 @@ export function loadAthsConfig(env: NodeJS.ProcessEnv = process.env): AthsConfig
   } catch (error) {
     problems.push((error as Error).message);
   }
+  let origins: string[] = [];
+  try {
+    origins = corsOrigins(parsed.CORS_ORIGINS, parsed.NODE_ENV);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
   if (parsed.ADMIN_PASSWORD !== undefined) {
     const problem = passwordProblem(parsed.ADMIN_PASSWORD);
     if (problem) problems.push(`ADMIN_PASSWORD: ${problem}`);
@@ -118,10 +131,13 @@ export function loadAthsConfig(env: NodeJS.ProcessEnv = process.env): AthsConfig
     if (!parsed.SMTP_URL) warnings.push('SMTP_URL is not set: verification and password-reset e-mails cannot be delivered (links are not logged in production)');
   }
   if (parsed.ACCESS_TOKEN_TTL > 24 * 3600) problems.push('ACCESS_TOKEN_TTL must be at most 24h (access tokens are meant to be short-lived)');
+  if (parsed.REFRESH_TOKEN_ABSOLUTE_TTL < parsed.REFRESH_TOKEN_TTL) {
+    problems.push('REFRESH_TOKEN_ABSOLUTE_TTL must be at least REFRESH_TOKEN_TTL (a session cannot end before its first refresh token)');
+  }
   if (problems.length > 0) {
     throw new ConfigError(`Invalid ATHS configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`);
   }
   // 127.0.0.1 in development (nothing else on the network reaches a dev instance); all interfaces in production.
   const host = env.HOST === undefined && parsed.NODE_ENV === 'production' ? '0.0.0.0' : parsed.HOST;
-  return { ...parsed, HOST: host, SERVICE_API_KEYS: serviceApiKeys, warnings };
+  return { ...parsed, HOST: host, SERVICE_API_KEYS: serviceApiKeys, CORS_ORIGINS: origins, warnings };
 }

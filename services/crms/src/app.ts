@@ -58,6 +58,7 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
       description: 'Customer Management Service: customer records provisioned from ATHS, statistics and administration',
       logger,
       metrics,
+      corsOrigins: config.CORS_ORIGINS,
       readiness: { database: () => database.ping() },
     });
     const service = createCustomersService({

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { baseEnvSchema, envInteger, loadConfig, outboxEnvShape, requireSecrets } from '@shop/service-kit';
+import { baseEnvSchema, corsOrigins, envInteger, loadConfig, outboxEnvShape, requireSecrets } from '@shop/service-kit';
 import { z } from 'zod';
 
 /** The repository root (services/crms/src → ../../..), so that the default data directory does not depend on cwd. */
@@ -19,7 +19,9 @@ export const crmsEnvSchema = baseEnvSchema.extend({
 
 export type CrmsEnv = z.output<typeof crmsEnvSchema>;
 
-export interface CrmsConfig extends Omit<CrmsEnv, 'ATHS_SERVICE_API_KEY'> {
+export interface CrmsConfig extends Omit<CrmsEnv, 'ATHS_SERVICE_API_KEY' | 'CORS_ORIGINS'> {
+  /** Exact browser origins allowed by CORS. */
+  CORS_ORIGINS: string[];
   /** Accepted on `x-api-key` by the internal routes (several during a key rotation). */
   SERVICE_API_KEYS: string[];
   /** Sent by CRMS to ATHS's internal API. */
@@ -42,5 +44,10 @@ export function loadCrmsConfig(
     parsed.NODE_ENV,
     (message) => warn(message.replace(/\(set it[^)]*\)/, "(set it to a key ATHS's internal API accepts, or repair-on-read cannot reach ATHS)")),
   );
-  return { ...parsed, SERVICE_API_KEYS: serviceKeys, ATHS_SERVICE_API_KEY: athsKeys[0]! };
+  return {
+    ...parsed,
+    SERVICE_API_KEYS: serviceKeys,
+    ATHS_SERVICE_API_KEY: athsKeys[0]!,
+    CORS_ORIGINS: corsOrigins(parsed.CORS_ORIGINS, parsed.NODE_ENV),
+  };
 }

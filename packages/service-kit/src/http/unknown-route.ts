@@ -12,7 +12,8 @@ export function installUnknownRouteHandler(app: App): void {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
-      if (method === 'HEAD') continue;
+      // HEAD follows GET; OPTIONS is CORS's catch-all preflight route, not a method of any one path.
+      if (method === 'HEAD' || method === 'OPTIONS') continue;
       let set = methodsByPath.get(route.url);
       if (!set) {
         set = new Set();
