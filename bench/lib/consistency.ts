@@ -106,11 +106,11 @@ export async function athsCustomerIds(cluster: Cluster): Promise<string[]> {
   const ids: string[] = [];
   for (let page = 1; page < 10_000; page++) {
     const response = await cluster.athsHttp!.json<{
-      data?: { items?: { _id: string }[]; pagination?: { hasNextPage?: boolean } };
+      data?: { users?: { _id: string }[]; pagination?: { pages?: number } };
     }>('GET', `/api/admin/users?role=Customer&limit=100&page=${page}`, undefined, { authorization: `Bearer ${token}` });
     if (response.status !== 200) throw new Error(`GET /api/admin/users: ${response.status}`);
-    for (const item of response.body.data?.items ?? []) ids.push(item._id);
-    if (!response.body.data?.pagination?.hasNextPage) break;
+    for (const item of response.body.data?.users ?? []) ids.push(item._id);
+    if (page >= (response.body.data?.pagination?.pages ?? 0)) break;
   }
   return ids;
 }

@@ -429,6 +429,8 @@ export interface FuzzReport {
 
 /** Routes whose successful answers are not JSON envelopes by design (Swagger UI, Prometheus, JWKS). */
 const NON_ENVELOPE_SUCCESS = /^\/(docs|metrics|\.well-known)(\/|$)/;
+/** CRMS lists answer the bare `{items, pagination}` the earlier CRMS sent (API.md). */
+const BARE_LIST_SUCCESS = /^\/api\/customers(\/search)?\/?$/;
 
 function envelopeProblem(status: number, text: string, path: string): string | undefined {
   let body: unknown;
@@ -442,8 +444,8 @@ function envelopeProblem(status: number, text: string, path: string): string | u
   if (status < 400 && NON_ENVELOPE_SUCCESS.test(path)) return undefined;
   if (typeof body !== 'object' || body === null) return 'body is not an object';
   const envelope = body as { success?: unknown; message?: unknown; errors?: unknown };
-  if (typeof envelope.message !== 'string') return 'no string message';
   if (status >= 400) {
+    if (typeof envelope.message !== 'string') return 'no string message';
     if (envelope.success !== false) return 'error without success:false';
     if (!Array.isArray(envelope.errors) || envelope.errors.length === 0) return 'error without errors[]';
     for (const entry of envelope.errors) {
@@ -452,6 +454,11 @@ function envelopeProblem(status: number, text: string, path: string): string | u
     }
     return undefined;
   }
+  if (status < 400 && BARE_LIST_SUCCESS.test(path)) {
+    const list = body as { items?: unknown; pagination?: unknown };
+    return Array.isArray(list.items) && typeof list.pagination === 'object' ? undefined : 'bare list without items/pagination';
+  }
+  if (typeof envelope.message !== 'string') return 'no string message';
   if (envelope.success !== true) return 'success answer without success:true';
   return undefined;
 }

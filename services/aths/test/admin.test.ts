@@ -65,15 +65,22 @@ describe.each(testDatabaseDrivers())('ATHS administration on %s', (driver) => {
     await register(aths.app, { fullName: `Plain ${tag}` });
     const all = await api.get(`/api/admin/users?search=${tag}&limit=2`);
     expect(all.statusCode).toBe(200);
-    expect(all.json().data.pagination).toEqual({ currentPage: 1, totalPages: 2, totalItems: 3, itemsPerPage: 2, hasNextPage: true, hasPreviousPage: false });
+    // The shape the earlier ATHS sent and the mobile app reads: data.users with {page, limit, total, pages}.
+    expect(Object.keys(all.json().data).sort()).toEqual(['pagination', 'users']);
+    expect(all.json().data.pagination).toEqual({ page: 1, limit: 2, total: 3, pages: 2 });
+    expect(all.json().data.users).toHaveLength(2);
+    const doc = (await aths.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const documented = doc.paths['/api/admin/users'].get.responses['200'].content['application/json'].schema.properties.data;
+    expect(Object.keys(documented.properties).sort()).toEqual(['pagination', 'users']);
+    expect(Object.keys(documented.properties.pagination.properties).sort()).toEqual(['limit', 'page', 'pages', 'total']);
     const percent = await api.get(`/api/admin/users?search=${encodeURIComponent('100%')}`);
-    expect(percent.json().data.items.map((u: { fullName: string }) => u.fullName)).toEqual([`Percent 100% ${tag}`]);
+    expect(percent.json().data.users.map((u: { fullName: string }) => u.fullName)).toEqual([`Percent 100% ${tag}`]);
     const underscore = await api.get(`/api/admin/users?search=${encodeURIComponent(`r_s`)}`);
-    expect(underscore.json().data.items.map((u: { fullName: string }) => u.fullName)).toEqual([`Under_score ${tag}`]);
+    expect(underscore.json().data.users.map((u: { fullName: string }) => u.fullName)).toEqual([`Under_score ${tag}`]);
     const admins = await api.get('/api/admin/users?role=Administrator&isActive=true&limit=100');
-    expect(admins.json().data.items.every((u: { role: string }) => u.role === 'Administrator')).toBe(true);
+    expect(admins.json().data.users.every((u: { role: string }) => u.role === 'Administrator')).toBe(true);
     const none = await api.get(`/api/admin/users?search=${tag}nothing`);
-    expect(none.json().data.pagination).toMatchObject({ totalItems: 0, totalPages: 0 });
+    expect(none.json().data).toEqual({ users: [], pagination: { page: 1, limit: 20, total: 0, pages: 0 } });
     for (const query of ['limit=0', 'limit=101', 'page=0', 'role=Root', 'isActive=maybe']) {
       const res = await api.get(`/api/admin/users?${query}`);
       expect(res.statusCode, query).toBe(400);
@@ -142,7 +149,7 @@ describe.each(testDatabaseDrivers())('ATHS administration on %s', (driver) => {
 
     // Delete every other Administrator; the last one cannot be removed (by a stale token of a former admin either).
     const others = await api.get('/api/admin/users?role=Administrator&limit=100');
-    for (const user of others.json().data.items as { _id: string }[]) {
+    for (const user of others.json().data.users as { _id: string }[]) {
       if (user._id !== admin.user.id) expect((await api.del(`/api/admin/users/${user._id}`)).statusCode).toBe(200);
     }
     const stats = (await api.get('/api/admin/stats')).json().data;

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import {
   authOf,
-  listSchema,
   objectIdSchema,
-  paginate,
   paginationQuery,
   successSchema,
   type App,
@@ -24,6 +22,12 @@ import { bearerSecurity, errorResponses, okWith } from './common.ts';
 
 const tags = ['admin'];
 const userIdParams = z.object({ userId: objectIdSchema });
+
+/** `data.users` with `{page, limit, total, pages}`: the shape the earlier ATHS sent and the mobile app reads (API.md). */
+const userListSchema = z.object({
+  users: z.array(publicUserSchema),
+  pagination: z.object({ page: z.number(), limit: z.number(), total: z.number(), pages: z.number() }),
+});
 
 const booleanQuery = z
   .enum(['true', 'false'], { message: 'must be true or false' })
@@ -47,13 +51,16 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
           isActive: booleanQuery.optional(),
           search: z.string().trim().max(100).optional(),
         }),
-        response: { 200: successSchema(listSchema(publicUserSchema)), ...errorResponses(400, 401, 403) },
+        response: { 200: successSchema(userListSchema), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => {
       const { page, limit, role, isActive, search } = request.query;
       const { rows, total } = await users.listUsers({ page, limit, role, isActive, search: search || undefined });
-      return okWith('Users retrieved successfully', paginate(rows.map(toPublicUser), total, page, limit));
+      return okWith('Users retrieved successfully', {
+        users: rows.map(toPublicUser),
+        pagination: { page, limit, total, pages: Math.ceil(total / limit) },
+      });
     },
   );
 

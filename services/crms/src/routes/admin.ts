@@ -33,19 +33,20 @@ export function registerAdminRoutes(
       onRequest: guard,
       schema: {
         tags,
-        summary: 'List customers (filters, sorting, pagination)',
+        summary: 'List customers (filters, sorting, pagination); a bare `{items, pagination}`, no envelope',
         description:
           'Soft-deleted customers are hidden unless `status` is given (status=Inactive shows them). `search` is a literal, ' +
           'case-insensitive substring of name, e-mail or phone.',
         security,
         querystring: listQuery,
-        response: { 200: successSchema(customerListSchema), ...bearerErrors },
+        // The bare list, without the envelope: the shape the earlier CRMS sent and the mobile app reads (API.md).
+        response: { 200: customerListSchema, ...bearerErrors },
       },
     },
     async (request) => {
       const query = request.query;
       const { rows, total } = await service.list(query);
-      return success('Customers retrieved successfully', paginate(rows.map(toListItem), total, query.page, query.limit));
+      return paginate(rows.map(toListItem), total, query.page, query.limit);
     },
   );
 
@@ -55,17 +56,17 @@ export function registerAdminRoutes(
       onRequest: guard,
       schema: {
         tags,
-        summary: 'Search customers by a literal substring of name, e-mail or phone',
+        summary: 'Search customers by a literal substring of name, e-mail or phone; a bare `{items, pagination}`',
         description: 'Case-insensitive; `%`, `_` and `\\` match themselves. Soft-deleted customers are not returned. Newest first.',
         security,
         querystring: searchQuery,
-        response: { 200: successSchema(customerListSchema), ...bearerErrors },
+        response: { 200: customerListSchema, ...bearerErrors },
       },
     },
     async (request) => {
       const { q, page, limit } = request.query;
       const { rows, total } = await service.search(q, page, limit);
-      return success('Search completed successfully', paginate(rows.map(toListItem), total, page, limit));
+      return paginate(rows.map(toListItem), total, page, limit);
     },
   );
 
