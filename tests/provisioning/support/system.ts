@@ -85,10 +85,15 @@ export class ProvisioningSystem {
   constructor(
     readonly driver: DatabaseDriver,
     private readonly athsEnv: Record<string, string> = {},
+    private readonly crmsEnv: Record<string, string> = {},
   ) {}
 
-  static async start(driver: DatabaseDriver, athsEnv: Record<string, string> = {}): Promise<ProvisioningSystem> {
-    const system = new ProvisioningSystem(driver, athsEnv);
+  static async start(
+    driver: DatabaseDriver,
+    athsEnv: Record<string, string> = {},
+    crmsEnv: Record<string, string> = {},
+  ): Promise<ProvisioningSystem> {
+    const system = new ProvisioningSystem(driver, athsEnv, crmsEnv);
     system.proxy = await FaultProxy.start();
     [system.athsTestDb, system.crmsTestDb] = await Promise.all([createTestDatabase(driver, 'prov_aths'), createTestDatabase(driver, 'prov_crms')]);
     const crmsConfig = system.crmsConfig('http://127.0.0.1:1');
@@ -118,6 +123,7 @@ export class ProvisioningSystem {
         ATHS_BASE_URL: athsUrl,
         ATHS_SERVICE_API_KEY: ATHS_KEY,
         ...FAST_STATUS_SYNC,
+        ...this.crmsEnv,
       },
       () => undefined,
     );
