@@ -147,6 +147,8 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       logger,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
       refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL,
+      refreshTokenAbsoluteTtlSeconds: config.REFRESH_TOKEN_ABSOLUTE_TTL,
+      rotation: config.REFRESH_TOKEN_ROTATION,
     });
     const provisioning =
       deps.customerProvisioning === false

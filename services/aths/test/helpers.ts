@@ -101,6 +101,21 @@ export async function startAths(
     migrationsFolder: MIGRATIONS_FOLDER,
     migrationsTable: MIGRATIONS_TABLE,
   });
+  const app = await buildTestApp(database, env, deps);
+  return {
+    app,
+    database,
+    testDb,
+    async close() {
+      await app.close();
+      await database.close();
+      await testDb.drop();
+    },
+  };
+}
+
+/** An app with the test configuration (plus `env`) on an open database; another instance when the database is shared. */
+export async function buildTestApp(database: DatabaseHandle, env: Record<string, string> = {}, deps: BuildAppDeps = {}): Promise<AthsApp> {
   const config = loadAthsConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -114,16 +129,7 @@ export async function startAths(
     ...deps,
   });
   await app.ready();
-  return {
-    app,
-    database,
-    testDb,
-    async close() {
-      await app.close();
-      await database.close();
-      await testDb.drop();
-    },
-  };
+  return app;
 }
 
 let counter = 0;

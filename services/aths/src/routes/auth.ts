@@ -70,8 +70,14 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     {
       schema: {
         tags,
-        summary: 'Exchange a refresh token for a new token pair (rotation)',
-        description: 'The presented refresh token is used up. Presenting an already-used one revokes its whole session.',
+        summary: 'Exchange a refresh token for a new access token (and, with rotation on, a new refresh token)',
+        description:
+          'Role and e-mail in the new access token are re-read from the user; a deactivated user gets 401. ' +
+          'With `REFRESH_TOKEN_ROTATION=on` (default) the presented refresh token is used up and a new one is returned; ' +
+          'presenting an already-used one revokes its whole session. With `off` the same refresh token is returned and ' +
+          'stays valid until logout, a password change or reset, deactivation or deletion of the account, or its expiry. ' +
+          'Either way a session ends `REFRESH_TOKEN_ABSOLUTE_TTL` (default 30 days) after the login or registration that ' +
+          'started it; refreshes never extend that. Invalid, expired or revoked token → 401 field `refreshToken`.',
         security: [],
         body: z.object({ refreshToken: z.string().min(1).max(512) }),
         response: { 200: successSchema(tokenPairSchema), ...errorResponses(400, 401) },

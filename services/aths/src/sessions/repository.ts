@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, or } from 'drizzle-orm';
+import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '@shop/service-kit';
 import { oneTimeTokens, refreshTokens, type OneTimePurpose } from './schema.ts';
 
@@ -8,6 +8,15 @@ export interface NewRefreshToken {
   familyId: string;
   userId: string;
   expiresAt: Date;
+  /** The family's absolute end: set when a login starts it, copied unchanged to every later row of the family. */
+  familyExpiresAt: Date;
+}
+
+/** What a refresh learns about the token it accepted. */
+export interface AcceptedRefreshToken {
+  familyId: string;
+  userId: string;
+  familyExpiresAt: Date;
 }
 
 export interface NewOneTimeToken {
@@ -21,26 +30,41 @@ export async function insertRefreshToken(ex: Executor, values: NewRefreshToken):
   await ex.insert(refreshTokens).values(values);
 }
 
+/** A token that may still be used: not rotated, not revoked, within its idle and its family's absolute lifetime. */
+const usable = (tokenHash: string, now: Date) =>
+  and(
+    eq(refreshTokens.tokenHash, tokenHash),
+    isNull(refreshTokens.rotatedAt),
+    isNull(refreshTokens.revokedAt),
+    gt(refreshTokens.expiresAt, now),
+    gt(refreshTokens.familyExpiresAt, now),
+  );
+
+const accepted = { familyId: refreshTokens.familyId, userId: refreshTokens.userId, familyExpiresAt: refreshTokens.familyExpiresAt };
+
 /**
  * Marks a live token rotated, atomically: of two concurrent uses of one token, exactly one gets the row back.
  */
-export async function claimRefreshToken(
+export async function claimRefreshToken(ex: Executor, tokenHash: string, now: Date): Promise<AcceptedRefreshToken | undefined> {
+  const [row] = await ex.update(refreshTokens).set({ rotatedAt: now }).where(usable(tokenHash, now)).returning(accepted);
+  return row;
+}
+
+/**
+ * Keeps a live token (rotation off): its idle expiry moves to `idleUntil`, never past the family's absolute end.
+ * Concurrent uses of one token all succeed (each waits for the other's row lock, then still matches).
+ */
+export async function extendRefreshToken(
   ex: Executor,
   tokenHash: string,
   now: Date,
-): Promise<{ familyId: string; userId: string } | undefined> {
+  idleUntil: Date,
+): Promise<AcceptedRefreshToken | undefined> {
   const [row] = await ex
     .update(refreshTokens)
-    .set({ rotatedAt: now })
-    .where(
-      and(
-        eq(refreshTokens.tokenHash, tokenHash),
-        isNull(refreshTokens.rotatedAt),
-        isNull(refreshTokens.revokedAt),
-        gt(refreshTokens.expiresAt, now),
-      ),
-    )
-    .returning({ familyId: refreshTokens.familyId, userId: refreshTokens.userId });
+    .set({ expiresAt: sql`least(${idleUntil.toISOString()}::timestamptz, ${refreshTokens.familyExpiresAt})` })
+    .where(usable(tokenHash, now))
+    .returning(accepted);
   return row;
 }
 

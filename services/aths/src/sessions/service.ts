@@ -2,7 +2,7 @@ import { newObjectId, unauthorized, type Database, type Executor, type Logger, t
 import type { SigningKeyStore } from '../signing-keys/key-store.ts';
 import { findUserById } from '../users/repository.ts';
 import * as repo from './repository.ts';
-import type { NewRefreshToken } from './repository.ts';
+import type { AcceptedRefreshToken, NewRefreshToken } from './repository.ts';
 import { hashToken, newOpaqueToken } from './tokens.ts';
 
 export interface TokenPair {
@@ -17,35 +17,60 @@ export interface SessionServiceOptions {
   keys: SigningKeyStore;
   logger: Logger;
   accessTokenTtlSeconds: number;
+  /** Idle lifetime of one refresh token; each refresh starts a new one, capped at the family's absolute end. */
   refreshTokenTtlSeconds: number;
+  /** Absolute lifetime of a family (a session), counted from the login or registration that started it. */
+  refreshTokenAbsoluteTtlSeconds: number;
+  /** `on`: rotate on every refresh, with reuse detection. `off`: the same token is kept (clients that never store a new one). */
+  rotation: 'on' | 'off';
 }
+
+/** The family a new refresh token joins: its id and absolute end. */
+export type RefreshFamily = Pick<AcceptedRefreshToken, 'familyId' | 'familyExpiresAt'>;
 
 const invalidRefreshToken = () => unauthorized('Invalid or expired refresh token', 'refreshToken');
 
-/** Access tokens (signed JWTs) and refresh-token families (opaque, hashed, rotated on use, reuse-detected). */
+/**
+ * Access tokens (signed JWTs) and refresh-token families (opaque, hashed, with an absolute end; rotated on use and
+ * reuse-detected, or kept when rotation is off).
+ */
 export class SessionService {
   constructor(private readonly options: SessionServiceOptions) {}
 
+  /** The idle expiry of a token issued or used at `now`, never past its family's absolute end. */
+  private idleExpiry(now: number, familyExpiresAt: Date): Date {
+    return new Date(Math.min(now + this.options.refreshTokenTtlSeconds * 1000, familyExpiresAt.getTime()));
+  }
+
   /** A new refresh token (returned once) and the row that stores its hash; a new family unless one is given. */
-  newRefreshToken(userId: string, familyId: string = newObjectId()): { token: string; record: NewRefreshToken } {
+  newRefreshToken(userId: string, family?: RefreshFamily): { token: string; record: NewRefreshToken } {
     const token = newOpaqueToken();
+    const now = Date.now();
+    const familyExpiresAt = family?.familyExpiresAt ?? new Date(now + this.options.refreshTokenAbsoluteTtlSeconds * 1000);
     return {
       token,
       record: {
         id: newObjectId(),
         tokenHash: hashToken(token),
-        familyId,
+        familyId: family?.familyId ?? newObjectId(),
         userId,
-        expiresAt: new Date(Date.now() + this.options.refreshTokenTtlSeconds * 1000),
+        expiresAt: this.idleExpiry(now, familyExpiresAt),
+        familyExpiresAt,
       },
     };
   }
 
   /** Starts a new family (a login) or continues one (a rotation) inside the caller's transaction. */
-  async createRefreshToken(tx: Executor, userId: string, familyId?: string): Promise<string> {
-    const { token, record } = this.newRefreshToken(userId, familyId);
+  async createRefreshToken(tx: Executor, userId: string, family?: RefreshFamily): Promise<string> {
+    const { token, record } = this.newRefreshToken(userId, family);
     await repo.insertRefreshToken(tx, record);
     return token;
+  }
+
+  /** Accepts a live token: with rotation on it is used up (marked rotated), with rotation off its idle expiry slides. */
+  private accept(tx: Executor, tokenHash: string, now: Date): Promise<AcceptedRefreshToken | undefined> {
+    if (this.options.rotation === 'on') return repo.claimRefreshToken(tx, tokenHash, now);
+    return repo.extendRefreshToken(tx, tokenHash, now, new Date(now.getTime() + this.options.refreshTokenTtlSeconds * 1000));
   }
 
   signAccessToken(user: { id: string; email: string; role: Role }): Promise<string> {
@@ -57,14 +82,15 @@ export class SessionService {
   }
 
   /**
-   * Rotates a refresh token. The user's current role and e-mail go into the new access token. Presenting a token
-   * that was already rotated is treated as theft: the whole family is revoked and the caller gets 401.
+   * A new access token for a live refresh token, with the user's current role and e-mail, and the refresh token to
+   * use next: a new one of the same family (rotation on) or the presented one (rotation off). Presenting a token
+   * that was already rotated is treated as theft in either mode: the whole family is revoked and the caller gets 401.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const tokenHash = hashToken(refreshToken);
     const now = new Date();
     const outcome = await this.options.db.transaction(async (tx) => {
-      const claimed = await repo.claimRefreshToken(tx, tokenHash, now);
+      const claimed = await this.accept(tx, tokenHash, now);
       if (!claimed) {
         const existing = await repo.findRefreshToken(tx, tokenHash);
         if (existing && existing.rotatedAt !== null && existing.revokedAt === null) {
@@ -78,7 +104,7 @@ export class SessionService {
         await repo.revokeFamily(tx, claimed.familyId, 'account-inactive', now);
         return { kind: 'inactive' as const };
       }
-      const next = await this.createRefreshToken(tx, user.id, claimed.familyId);
+      const next = this.options.rotation === 'on' ? await this.createRefreshToken(tx, user.id, claimed) : refreshToken;
       return { kind: 'ok' as const, user, next };
     });
     if (outcome.kind === 'reuse') {

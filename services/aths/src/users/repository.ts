@@ -52,8 +52,8 @@ export async function insertUserWithTokens(
   ];
   const { refresh, verification } = tokens;
   if (refresh) {
-    statements.push(sql`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at)
-        VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt})`);
+    statements.push(sql`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at, family_expires_at)
+        VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}, ${refresh.familyExpiresAt})`);
   }
   if (verification) {
     statements.push(sql`INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at)
@@ -80,8 +80,8 @@ export async function recordLogin(ex: Executor, userId: string, refresh: NewRefr
   const now = new Date();
   const hourAgo = new Date(now.getTime() - 3600_000);
   await runStatement(ex, sql`WITH t AS (
-      INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at)
-      VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}))
+      INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at, family_expires_at)
+      VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}, ${refresh.familyExpiresAt}))
     UPDATE users SET last_login_at = ${now}
      WHERE id = ${userId} AND (last_login_at IS NULL OR last_login_at < ${hourAgo})`);
 }
