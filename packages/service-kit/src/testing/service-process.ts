@@ -19,8 +19,12 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ServiceProcessOptions {
-  /** Path of the entry point relative to the repository root, e.g. `services/crms/src/main.ts`. */
+  /** Path of the entry point relative to `cwd`, e.g. `services/crms/src/main.ts`. */
   entry: string;
+  /** Working directory of the child (default: this repository's root). */
+  cwd?: string;
+  /** Node options before the entry (default `--import tsx`, to run TypeScript; e.g. `--enable-source-maps` for a build). */
+  nodeArgs?: string[];
   env: Record<string, string | undefined>;
   port?: number;
   /** How long to wait for GET /health to answer 200. */
@@ -68,8 +72,8 @@ export class ServiceProcess {
   async start(): Promise<void> {
     if (this.running) return;
     // `node --import tsx` keeps the service in this one process, so signals (SIGTERM, SIGKILL) reach it directly.
-    const child = spawn(process.execPath, ['--import', 'tsx', this.options.entry], {
-      cwd: REPO_ROOT,
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? ['--import', 'tsx']), this.options.entry], {
+      cwd: this.options.cwd ?? REPO_ROOT,
       env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', ...this.options.env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
