@@ -52,6 +52,14 @@ export const athsEnvSchema = baseEnvSchema.extend({
   SMTP_URL: optionalText,
   MAIL_FROM: z.string().min(3).default('ATHS <no-reply@localhost>'),
   APP_BASE_URL: z.url().default('http://localhost:3000'),
+  /** ATHS's externally reachable base URL, only for the verification link in mail (default http://localhost:<PORT>). */
+  PUBLIC_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** Where GET /api/auth/verify-email sends the browser (default <APP_BASE_URL>/login), with ?emailVerified=1|0&reason=…. */
+  EMAIL_VERIFIED_REDIRECT_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** /health/detailed: provisioning fails when the oldest pending message is older than this (default 60 s). */
+  HEALTH_MAX_PENDING_AGE: durationSeconds('60s'),
+  /** /health/detailed: how long a successful SMTP check is reused (default 60 s; a failed one is repeated after ≤ 10 s). */
+  HEALTH_MAIL_CHECK_INTERVAL: durationSeconds('60s'),
   /** Access token lifetime (default 30 minutes). */
   ACCESS_TOKEN_TTL: durationSeconds('30m'),
   /** Idle lifetime of a refresh token (default 7 days): each refresh starts a new one, capped at the session's absolute expiry. */
@@ -80,7 +88,11 @@ export const athsEnvSchema = baseEnvSchema.extend({
 
 export type AthsEnv = z.output<typeof athsEnvSchema>;
 
-export interface AthsConfig extends Omit<AthsEnv, 'SERVICE_API_KEYS' | 'CORS_ORIGINS'> {
+export interface AthsConfig extends Omit<AthsEnv, 'SERVICE_API_KEYS' | 'CORS_ORIGINS' | 'PUBLIC_BASE_URL' | 'EMAIL_VERIFIED_REDIRECT_URL'> {
+  /** PUBLIC_BASE_URL with its default applied. */
+  PUBLIC_BASE_URL: string;
+  /** EMAIL_VERIFIED_REDIRECT_URL with its default applied. */
+  EMAIL_VERIFIED_REDIRECT_URL: string;
   /** Keys accepted on the internal API (generated in development when unset). */
   SERVICE_API_KEYS: string[];
   /** Exact browser origins allowed by CORS. */
@@ -129,6 +141,7 @@ export function loadAthsConfig(env: NodeJS.ProcessEnv = process.env): AthsConfig
       problems.push(`CRMS_SERVICE_API_KEY must be at least ${MIN_SECRET_LENGTH} characters in production`);
     }
     if (!parsed.SMTP_URL) warnings.push('SMTP_URL is not set: verification and password-reset e-mails cannot be delivered (links are not logged in production)');
+    if (!parsed.PUBLIC_BASE_URL) warnings.push(`PUBLIC_BASE_URL is not set: verification links point at http://localhost:${parsed.PORT}`);
   }
   if (parsed.ACCESS_TOKEN_TTL > 24 * 3600) problems.push('ACCESS_TOKEN_TTL must be at most 24h (access tokens are meant to be short-lived)');
   if (parsed.REFRESH_TOKEN_ABSOLUTE_TTL < parsed.REFRESH_TOKEN_TTL) {
@@ -139,5 +152,9 @@ export function loadAthsConfig(env: NodeJS.ProcessEnv = process.env): AthsConfig
   }
   // 127.0.0.1 in development (nothing else on the network reaches a dev instance); all interfaces in production.
   const host = env.HOST === undefined && parsed.NODE_ENV === 'production' ? '0.0.0.0' : parsed.HOST;
-  return { ...parsed, HOST: host, SERVICE_API_KEYS: serviceApiKeys, CORS_ORIGINS: origins, warnings };
+  const publicUrls = {
+    PUBLIC_BASE_URL: parsed.PUBLIC_BASE_URL ?? `http://localhost:${parsed.PORT}`,
+    EMAIL_VERIFIED_REDIRECT_URL: parsed.EMAIL_VERIFIED_REDIRECT_URL ?? new URL('login', parsed.APP_BASE_URL.replace(/\/?$/, '/')).toString(),
+  };
+  return { ...parsed, ...publicUrls, HOST: host, SERVICE_API_KEYS: serviceApiKeys, CORS_ORIGINS: origins, warnings };
 }

@@ -45,7 +45,8 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
 
     const token = await smtp.tokenFor(user.email, 'Verification token');
     const mail = smtp.messages.find((m) => m.to.includes(user.email))!;
-    expect(mail.text).toContain(`https://shop.example/verify-email?token=${token}`);
+    // The link goes to ATHS's own GET route (PUBLIC_BASE_URL, default http://localhost:<PORT>), which redirects to the app.
+    expect(mail.text).toContain(`${aths.app.aths.config.PUBLIC_BASE_URL}/api/auth/verify-email?token=${token}`);
 
     const verified = await post('/api/auth/verify-email', { token });
     expect(verified.statusCode).toBe(200);

@@ -7,13 +7,14 @@ export type ReadinessCheck = () => Promise<void>;
 
 const CHECK_TIMEOUT_MS = 2_000;
 
-function withTimeout(check: ReadinessCheck): Promise<void> {
+/** Runs a check, rejecting with `no answer within N ms` if it has not settled by then (the check itself is not cancelled). */
+export function withTimeout<T>(check: () => Promise<T>, timeoutMs = CHECK_TIMEOUT_MS): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     check().then(
-      () => {
+      (value) => {
         clearTimeout(timer);
-        resolve();
+        resolve(value);
       },
       (error: unknown) => {
         clearTimeout(timer);

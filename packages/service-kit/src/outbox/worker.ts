@@ -229,7 +229,8 @@ export class OutboxWorker {
     }
   }
 
-  private async backlog(): Promise<{ pending: number; dead: number; age: number }> {
+  /** Pending and dead-lettered counts and the oldest pending message's age in seconds, as the backlog gauges read them. */
+  async backlog(): Promise<{ pending: number; dead: number; age: number }> {
     const rows = await rowsOf<{ pending: number; dead: number; age: number | string | null }>(
       this.options.db,
       sql`SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,

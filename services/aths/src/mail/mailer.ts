@@ -15,6 +15,8 @@ export interface MailMessage {
 /** The part of a nodemailer transport the mailer uses (tests may pass their own). */
 export interface MailTransport {
   sendMail(message: { from: string; to: string; subject: string; text: string; html?: string }): Promise<unknown>;
+  /** nodemailer's check that the server can be reached and accepts us (connect, greeting, login); rejects if not. */
+  verify?(): Promise<unknown>;
   close?(): void;
 }
 
@@ -58,6 +60,21 @@ export class Mailer {
 
   get delivers(): boolean {
     return this.transport !== null;
+  }
+
+  /** How mail leaves: an SMTP server (SMTP_URL), the log (no SMTP_URL), or a transport given by the embedding code. */
+  get transportKind(): 'smtp' | 'log' | 'custom' {
+    return this.options.transport ? 'custom' : this.transport ? 'smtp' : 'log';
+  }
+
+  /**
+   * Asks the transport whether it could send now (nodemailer's public `verify()`: one connection, greeting, login,
+   * quit); rejects when it cannot. Resolves false when there is nothing to ask (the log, a transport without verify).
+   */
+  async verifyTransport(): Promise<boolean> {
+    if (!this.transport?.verify) return false;
+    await this.transport.verify();
+    return true;
   }
 
   enqueue(message: MailMessage): void {

@@ -10,8 +10,9 @@ function hours(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}` : `${Math.round(seconds / 60)} minutes`;
 }
 
-export function verificationMail(args: { to: string; fullName: string; token: string; baseUrl: string; ttlSeconds: number }): MailMessage {
-  const url = link(args.baseUrl, 'verify-email', args.token);
+/** Links to ATHS's own GET /api/auth/verify-email (`athsBaseUrl` = PUBLIC_BASE_URL), which verifies and redirects. */
+export function verificationMail(args: { to: string; fullName: string; token: string; athsBaseUrl: string; ttlSeconds: number }): MailMessage {
+  const url = link(args.athsBaseUrl, 'api/auth/verify-email', args.token);
   return {
     kind: 'email-verification',
     to: args.to,
@@ -29,6 +30,7 @@ export function verificationMail(args: { to: string; fullName: string; token: st
   };
 }
 
+/** Links to the app's page (`baseUrl` = APP_BASE_URL): the new password is chosen there. */
 export function passwordResetMail(args: { to: string; fullName: string; token: string; baseUrl: string; ttlSeconds: number }): MailMessage {
   const url = link(args.baseUrl, 'reset-password', args.token);
   return {

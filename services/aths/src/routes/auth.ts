@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { authOf, badRequest, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
@@ -12,6 +13,7 @@ import {
   tokenPairSchema,
   userDataSchema,
 } from '../users/dto.ts';
+import { verificationRedirect, type VerificationFailure } from '../users/email-verification.ts';
 import { bearerSecurity, errorResponses, okWith } from './common.ts';
 
 const tags = ['auth'];
@@ -175,6 +177,40 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     async (request) => {
       const user = await users.verifyEmail(request.body.token);
       return okWith('Email verified successfully', { user: toPublicUser(user) });
+    },
+  );
+
+  // The link in the verification mail: a person clicked it, so every outcome is a redirect to the app, never JSON.
+  const verifiedRedirect = (reply: FastifyReply, failure?: VerificationFailure) =>
+    reply.header('cache-control', 'no-store').redirect(verificationRedirect(ctx.config.EMAIL_VERIFIED_REDIRECT_URL, failure), 302);
+  app.get(
+    '/api/auth/verify-email',
+    {
+      // Only a GET verifies (a HEAD from a link checker must not use the token up).
+      exposeHeadRoute: false,
+      attachValidation: true,
+      // A bad request (e.g. NUL in the query) is an unusable link too; server errors keep the envelope.
+      errorHandler: (error, _request, reply) => {
+        if ((error.statusCode ?? 500) >= 500) throw error;
+        return verifiedRedirect(reply, 'invalid');
+      },
+      schema: {
+        tags,
+        summary: 'Verify an e-mail address from the link in the mail, then redirect to the app',
+        description:
+          'Uses the token like `POST /api/auth/verify-email` (single use), then answers 302 to `EMAIL_VERIFIED_REDIRECT_URL` ' +
+          '(default `APP_BASE_URL/login`; its own query parameters are kept) with `emailVerified=1`, or `emailVerified=0` and ' +
+          '`reason` = `missing` (no token), `invalid` (unknown or malformed token), `expired`, or `used` (used already, or ' +
+          'replaced by a newer link).',
+        security: [],
+        querystring: z.object({ token: z.string().max(512).optional().describe('The token from the verification mail') }),
+        response: { 302: z.void().describe('Redirect (`Location` header) to the app, with `emailVerified` and, on failure, `reason`') },
+      },
+    },
+    async (request, reply) => {
+      const token = request.validationError ? undefined : request.query.token;
+      const failure = request.validationError ? 'invalid' : token ? await users.verifyEmailLink(token) : 'missing';
+      return verifiedRedirect(reply, failure);
     },
   );
 

@@ -19,6 +19,7 @@ import type { AthsMetrics } from '../metrics.ts';
 import * as tokenRepo from '../sessions/repository.ts';
 import type { SessionService, TokenPair } from '../sessions/service.ts';
 import { hashToken, newOpaqueToken } from '../sessions/tokens.ts';
+import { verificationTokenFailure, type VerificationFailure } from './email-verification.ts';
 import { toUserRecord, type ActiveChangeOrigin, type UserLifecycleHooks } from './lifecycle-hooks.ts';
 import type { PasswordHasher } from './passwords.ts';
 import * as repo from './repository.ts';
@@ -113,7 +114,7 @@ export class UserService {
         to: user.email,
         fullName: user.fullName,
         token,
-        baseUrl: this.deps.config.APP_BASE_URL,
+        athsBaseUrl: this.deps.config.PUBLIC_BASE_URL,
         ttlSeconds: this.deps.config.EMAIL_VERIFICATION_TTL,
       }),
     );
@@ -297,13 +298,25 @@ export class UserService {
   }
 
   async verifyEmail(token: string): Promise<UserRow> {
-    const user = await this.deps.db.transaction(async (tx) => {
-      const id = await tokenRepo.consumeOneTimeToken(tx, hashToken(token), 'email_verification', new Date());
+    const user = await this.useVerificationToken(token, new Date());
+    if (!user) throw badRequest('Invalid or expired verification token', 'token', 'The verification token is invalid, expired or already used');
+    return user;
+  }
+
+  /** The link in the mail: verifies (undefined), or says why the token cannot (read after the attempt). */
+  async verifyEmailLink(token: string): Promise<VerificationFailure | undefined> {
+    const now = new Date();
+    if (await this.useVerificationToken(token, now)) return undefined;
+    return verificationTokenFailure(this.deps.db, hashToken(token), now);
+  }
+
+  /** Single use: marks the token used and the address verified in one transaction; undefined if the token is unusable. */
+  private async useVerificationToken(token: string, now: Date): Promise<UserRow | undefined> {
+    return this.deps.db.transaction(async (tx) => {
+      const id = await tokenRepo.consumeOneTimeToken(tx, hashToken(token), 'email_verification', now);
       if (!id) return undefined;
       return repo.updateUser(tx, id, { emailVerified: true });
     });
-    if (!user) throw badRequest('Invalid or expired verification token', 'token', 'The verification token is invalid, expired or already used');
-    return user;
   }
 
   async resendVerification(userId: string): Promise<void> {
