@@ -383,7 +383,7 @@ export function requestArbitrary(route: Route, credentials: Credentials): fc.Arb
       requestId: fc.oneof({ weight: 5, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('x'.repeat(2_000), 'abc', '../../', '') }),
     })
     .map(({ method, path, query, auth, body, requestId }) => {
-      const headers: Record<string, string> = { ...auth };
+      const headers: Record<string, string> = { ...auth, origin: FUZZ_ORIGIN };
       if (requestId !== undefined) headers['x-request-id'] = requestId;
       let payload: string | undefined;
       if (body && method !== 'GET') {
@@ -419,6 +419,8 @@ export interface FuzzReport {
   serverErrors: number;
   envelopeViolations: number;
   missingRequestId: number;
+  /** Answers without `access-control-allow-origin` although every request comes from an allowed browser origin. */
+  missingCors: number;
   transportErrors: number;
   findings: Finding[];
   /** Every finding, grouped by route, status and problem, with a count and the first example. */
@@ -426,6 +428,9 @@ export interface FuzzReport {
   perRoute: Record<string, { requests: number; statuses: Record<string, number> }>;
   durationMs: number;
 }
+
+/** Every request comes from the web app's development origin, allowed by default: each answer must carry CORS. */
+export const FUZZ_ORIGIN = 'http://localhost:3000';
 
 /** Routes whose successful answers are not JSON envelopes by design (Swagger UI, Prometheus, JWKS). */
 const NON_ENVELOPE_SUCCESS = /^\/(docs|metrics|\.well-known)(\/|$)/;
@@ -512,6 +517,7 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
     serverErrors: 0,
     envelopeViolations: 0,
     missingRequestId: 0,
+    missingCors: 0,
     transportErrors: 0,
     findings: [],
     groups: [],
@@ -561,6 +567,7 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
         status = response.statusCode;
         text = await response.body.text();
         if (!response.headers['x-request-id']) report.missingRequestId += 1;
+        if (response.headers['access-control-allow-origin'] !== FUZZ_ORIGIN) report.missingCors += 1;
       } catch (error) {
         report.transportErrors += 1;
         note(request, 0, `no answer: ${(error as Error).message}`, '');

@@ -55,6 +55,7 @@ describe.each(testDatabaseDrivers())('fuzzing both services on %s', (driver) => 
     for (const report of reports) {
       expect(report.envelopeViolations, describeFindings(report)).toBe(0);
       expect(report.missingRequestId).toBe(0);
+      expect(report.missingCors, 'answers to an allowed origin without CORS headers').toBe(0);
     }
   });
 });

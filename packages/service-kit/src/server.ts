@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -11,8 +11,9 @@ import {
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
 import { errorBody, HttpError } from './http/envelope.ts';
-import { registerCors } from './http/cors.ts';
+import { corsHeadersFor, registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
+import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { requestIdFrom } from './http/request-id.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
@@ -31,6 +32,8 @@ export interface ServerOptions {
   /** Trust X-Forwarded-For from a proxy in front (for client IPs in rate limits and logs). */
   trustProxy?: boolean;
   bodyLimit?: number;
+  /** Serve on a server the caller made (startService's, listening before the app exists) instead of listen(). */
+  serverFactory?: FastifyServerFactory;
   /** Exact browser origins allowed by CORS (`corsOrigins()` reads them from CORS_ORIGINS); none: no CORS headers. */
   corsOrigins?: readonly string[];
 }
@@ -41,6 +44,7 @@ export interface ServerOptions {
  * The caller registers its routes on the result, then calls `ready()` or `listen()`.
  */
 export async function buildServer(options: ServerOptions): Promise<App> {
+  const corsHeaders = corsHeadersFor(options.corsOrigins ?? []);
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     genReqId: requestIdFrom,
@@ -50,10 +54,13 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
+    ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
     // Errors raised by the router before any hook runs (malformed percent-encoding, a path parameter over
     // maxParamLength) leave in the contract's envelope too, as a 400 naming the path.
     frameworkErrors: (error, request, reply: FastifyReply) => {
       const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid';
+      const cors = corsHeaders(request.headers.origin);
+      if (cors) void reply.headers(cors);
       void reply
         .code(400)
         .header('x-request-id', request.id)
@@ -205,29 +212,13 @@ export async function listenWithGracefulShutdown(
   graceMs = 10_000,
 ): Promise<string> {
   const url = await app.listen(address);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) process.exit(1);
-    closing = true;
-    app.log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
-      app.log.error('graceful shutdown timed out');
-      process.exit(1);
-    }, graceMs);
-    timer.unref();
-    // A keep-alive connection that was busy when closing began becomes idle once its response is out; Node only
-    // closes the connections idle at that first moment, so keep closing them until the server has stopped.
-    const sweeper = setInterval(() => app.server.closeIdleConnections(), 50);
-    sweeper.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        app.log.error({ err: error }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  exitOnSignals(
+    app.log,
+    async () => {
+      closeIdleConnectionsUntilClosed(app.server);
+      await app.close();
+    },
+    graceMs,
+  );
   return url;
 }

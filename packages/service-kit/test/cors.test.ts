@@ -71,6 +71,8 @@ describe('CORS', () => {
       { method: 'DELETE' as const, url: '/login', status: 405 },
       { method: 'GET' as const, url: '/limited', status: 429 },
       { method: 'GET' as const, url: '/boom', status: 500 },
+      // Answered by the router before any hook runs.
+      { method: 'GET' as const, url: '/nowhere/%zz', status: 400 },
     ];
     for (const { status, ...request } of cases) {
       const res = await app.inject({ ...request, headers: { origin: ALLOWED } });
@@ -87,6 +89,9 @@ describe('CORS', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
     expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    const malformed = await app.inject({ method: 'GET', url: '/nowhere/%zz', headers: { origin: OTHER } });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.headers['access-control-allow-origin']).toBeUndefined();
 
     const pre = await preflight('/login', OTHER);
     expect(pre.headers['access-control-allow-origin']).toBeUndefined();

@@ -45,6 +45,21 @@ export function corsOrigins(raw: string | undefined, nodeEnv: 'development' | 'p
 }
 
 /**
+ * The CORS headers of an ordinary (non-preflight) answer to `origin`, as the plugin sets them; for the few answers
+ * Fastify's router gives before any hook runs (a malformed URL), which the plugin never sees.
+ */
+export function corsHeadersFor(origins: readonly string[]): (origin: string | undefined) => Record<string, string> | undefined {
+  const allowed = new Set(origins);
+  const headers = {
+    'access-control-allow-origin': '',
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': EXPOSED_HEADERS.join(', '),
+    vary: 'Origin',
+  };
+  return (origin) => (origin !== undefined && allowed.has(origin) ? { ...headers, 'access-control-allow-origin': origin } : undefined);
+}
+
+/**
  * CORS for the listed origins on every route, errors included (the headers are set in an onRequest hook, before any
  * route hook can answer). A request from any other origin gets no CORS headers and is otherwise served as before; its
  * preflight falls through to the 404/405 handler, so the browser blocks the call.
