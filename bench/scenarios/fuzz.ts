@@ -46,7 +46,7 @@ export function fuzzBlocks(driver: Driver, reports: FuzzReport[]): string[] {
   const blocks: string[] = [];
   blocks.push(
     table(
-      ['Database', 'Service', 'Routes (from /docs/json)', 'Requests', 'Answers by status', '5xx (goal 0)', 'Not in the envelope (goal 0)', 'No x-request-id', 'Time'],
+      ['Database', 'Service', 'Routes (from /docs/json)', 'Requests', 'Answers by status', '5xx (goal 0)', 'Not in the envelope (goal 0)', 'No x-request-id', 'No CORS headers', 'Time'],
       reports.map((report) => [
         driverName(driver),
         report.service,
@@ -56,6 +56,7 @@ export function fuzzBlocks(driver: Driver, reports: FuzzReport[]): string[] {
         `${report.serverErrors} ${verdict(report.serverErrors === 0)}`,
         `${report.envelopeViolations} ${verdict(report.envelopeViolations === 0)}`,
         report.missingRequestId,
+        report.missingCors,
         `${(report.durationMs / 1000).toFixed(1)} s`,
       ]),
     ),
@@ -92,7 +93,8 @@ and fast-check (seeded, so a run repeats) generates ${perService.toLocaleString(
 junk (to depth 3,000), prototype keys, non-JSON bodies, wrong content types, bodies over the limit, wrong methods, with no, wrong or valid credentials
 (API key, administrator token, customer token) so that most requests reach validation and the handlers.
 Each answer must be below 500 and, for an error, \`{success:false, message, errors:[{field, message}]}\` (for a success \`{success:true, message}\`;
-Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
+Swagger UI, \`/metrics\` and the JWKS are exempt as successes; CRMS's lists answer the bare \`{items, pagination}\`).
+Every request comes from the web app's origin (\`Origin: http://localhost:3000\`, allowed by default): every answer must carry its CORS headers.`,
     blocks: [],
     summary: [],
   };
@@ -108,10 +110,10 @@ Swagger UI, \`/metrics\` and the JWKS are exempt as successes).`,
       section.blocks.push(...fuzzBlocks(driver, reports));
       const total = reports.reduce((sum, report) => sum + report.requests, 0);
       const fiveXX = reports.reduce((sum, report) => sum + report.serverErrors, 0);
-      const outside = reports.reduce((sum, report) => sum + report.envelopeViolations + report.missingRequestId, 0);
+      const outside = reports.reduce((sum, report) => sum + report.envelopeViolations + report.missingRequestId + report.missingCors, 0);
       section.summary!.push({
         goal: `Malformed input: no 5xx, every answer in the envelope (${driverName(driver)}, ${reports.map((r) => `${r.service} ${r.routes} routes`).join(', ')})`,
-        measured: `${total.toLocaleString('en-US')} requests: ${fiveXX} 5xx, ${outside} outside the envelope or without x-request-id`,
+        measured: `${total.toLocaleString('en-US')} requests: ${fiveXX} 5xx, ${outside} outside the envelope or without x-request-id or CORS headers`,
         pass: fiveXX === 0 && outside === 0,
       });
     } catch (error) {
