@@ -20,10 +20,15 @@ export async function startSmtp() {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
   let delayMs = 0;
+  let connections = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
+    onConnect(_session, callback) {
+      connections += 1;
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -74,6 +79,10 @@ export async function startSmtp() {
     },
     setDelay(ms: number) {
       delayMs = ms;
+    },
+    /** SMTP connections opened so far (sending and checks alike). */
+    get connections() {
+      return connections;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
