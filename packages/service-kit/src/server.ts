@@ -17,7 +17,7 @@ import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.
 import { requestIdFrom } from './http/request-id.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
-import type { Logger } from './observability/logger.ts';
+import { urlForLog, type Logger } from './observability/logger.ts';
 import { instrumentHttp } from './observability/metrics.ts';
 
 export type { App };
@@ -112,7 +112,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
-      { method: request.method, url: request.url, statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
+      { method: request.method, url: urlForLog(request.url), statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
       'request completed',
     );
     done();

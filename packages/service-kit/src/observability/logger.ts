@@ -26,6 +26,13 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
+const SECRET_QUERY_VALUE = /([?&](?:token|resetToken|accessToken|refreshToken|apiKey)=)[^&#]*/gi;
+
+/** A request URL for the log, with the values of query parameters that carry secrets (a mailed link's token) censored. */
+export function urlForLog(url: string): string {
+  return url.includes('?') ? url.replace(SECRET_QUERY_VALUE, '$1[redacted]') : url;
+}
+
 export interface LoggerSettings {
   service: string;
   level: string;
