@@ -15,11 +15,11 @@
  * throw-away databases there and drops them. Without a reachable server, PostgreSQL is left out and the report says so.
  * A scenario whose service part does not exist yet is reported as not measured, never crashing the run.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '@shop/service-kit/testing';
 import { ensureTestDatabaseUrl, postgresAvailable, startCluster, type Cluster, type Driver } from './lib/cluster.ts';
-import { gitRevision, machineInfo, renderReport, type Section } from './lib/report.ts';
+import { gitRevision, machineInfo, preservedSections, renderReport, type Section } from './lib/report.ts';
 import { authScenario } from './scenarios/auth.ts';
 import { chaosScenario } from './scenarios/chaos.ts';
 import { QUICK_ATHS_ENV, type Scenario, type ScenarioContext } from './scenarios/context.ts';
@@ -131,6 +131,7 @@ async function main() {
     commands,
     sections,
     notes: [...notes, `Total wall time of this run: ${((Date.now() - t0) / 1000).toFixed(0)} s.`],
+    preserved: preservedSections(await readFile(args.out, 'utf8').catch(() => '')),
   });
   await mkdir(dirname(args.out), { recursive: true });
   await writeFile(args.out, report);

@@ -80,6 +80,24 @@ export interface ReportInput {
   commands: string[];
   sections: Section[];
   notes: string[];
+  /** Sections measured elsewhere (e.g. by `npm run test:containers`), carried over from the previous report. */
+  preserved?: string[];
+}
+
+const preservedPattern = /<!-- preserved:([\w-]+) -->[\s\S]*?<!-- \/preserved:\1 -->/g;
+
+/** The `<!-- preserved:NAME -->` … `<!-- /preserved:NAME -->` blocks of a report, which a regenerated one keeps. */
+export function preservedSections(report: string): string[] {
+  return [...report.matchAll(preservedPattern)].map((match) => match[0]);
+}
+
+/** Replaces the preserved block NAME in a report (or inserts it before the first `## ` heading) with `markdown`. */
+export function replacePreservedSection(report: string, name: string, markdown: string): string {
+  const block = `<!-- preserved:${name} -->\n${markdown.trim()}\n<!-- /preserved:${name} -->`;
+  const existing = preservedSections(report).find((section) => section.startsWith(`<!-- preserved:${name} -->`));
+  if (existing) return report.replace(existing, () => block);
+  const firstHeading = report.search(/^## /m);
+  return firstHeading < 0 ? `${report.trimEnd()}\n\n${block}\n` : `${report.slice(0, firstHeading)}${block}\n\n${report.slice(firstHeading)}`;
 }
 
 export function renderReport(input: ReportInput): string {
@@ -150,6 +168,10 @@ export function renderReport(input: ReportInput): string {
       out.push(`_Scenario wall time: ${(section.durationMs / 1000).toFixed(0)} s._`);
       out.push('');
     }
+  }
+  for (const block of input.preserved ?? []) {
+    out.push(block);
+    out.push('');
   }
   return `${out.join('\n').trim()}\n`;
 }
