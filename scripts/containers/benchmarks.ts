@@ -3,6 +3,7 @@
  * docs/benchmarks.md: `npm run bench` regenerates the rest of that file and carries this section over.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { gitRevision, replacePreservedSection, table } from '../../bench/lib/report.ts';
 
 export interface ContainerFigures {
@@ -25,12 +26,13 @@ export function renderContainerFigures(figures: ContainerFigures, measuredAt = n
     '## Container images and cold start',
     '',
     `Measured by \`npm run test:containers -- --write-benchmarks\` on ${measuredAt.toISOString().replace(/\.\d+Z$/, 'Z')}, ` +
-      `revision ${gitRevision()}, with ${figures.engine}; \`npm run bench\` keeps this section as it is.`,
+      `revision ${gitRevision()}, with ${figures.engine} on ${cpus().length} cores; \`npm run bench\` keeps this section as it is.`,
     '',
     table(['Image', 'Size (uncompressed)', 'Cold start: container start → /health/ready 200', 'Stop: SIGTERM → exit 0'], rows),
     '',
-    `- Size as the engine reports it, the base image (${mb(figures.baseImageBytes)} here) included. Both images share ` +
-      'every layer up to the production `node_modules`; each adds only its own bundle and migrations (under 1 MB).',
+    `- Size as the engine reports it, the base image included: \`node:20-bookworm-slim\` as this engine has it, ${mb(figures.baseImageBytes)} ` +
+      '(on the CI machine a local stand-in: Debian bookworm and the official Node binary). Both images share every layer ' +
+      'up to the production `node_modules` (~87 MB); each adds only its own bundle, source maps and migrations (about 1 MB).',
     '- Cold start: the stopped container started again on an already-initialised database (migrations already ' +
       'applied, signing key present), timed from the start command to the first 200 of `/health/ready` on the published port, polled every 50 ms.',
     '- Stop: `stop` with a 15 s timeout; the service closes its connections and exits 0 on SIGTERM well inside it.',
