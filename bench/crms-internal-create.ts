@@ -1,6 +1,6 @@
 /**
  * CRMS internal-create throughput: starts CRMS as a child process (PostgreSQL in a throw-away database, or PGlite
- * in memory), waits for /health, reads its idle RSS, then drives POST /api/customers/internal/create with unique
+ * in memory), waits for /health/ready, reads its idle RSS, then drives POST /api/customers/internal/create with unique
  * userIds over 50 keep-alive connections for a fixed time after a warm-up, and reports req/s, p50, p99 and errors.
  *
  *   npx tsx bench/crms-internal-create.ts [--driver=postgres,pglite] [--duration=10] [--warmup=2] [--connections=50]
@@ -61,14 +61,15 @@ async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs = 9
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`CRMS exited with code ${child.exitCode} before becoming healthy`);
     try {
-      const response = await fetch(`${baseUrl}/health`);
+      // Ready, not just live: the service answers /health from the moment it listens, before its database is open.
+      const response = await fetch(`${baseUrl}/health/ready`);
       if (response.ok) return;
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`CRMS did not answer /health within ${timeoutMs} ms`);
+  throw new Error(`CRMS did not answer /health/ready within ${timeoutMs} ms`);
 }
 
 /** One gauge of the CRMS process itself (behind the npx/tsx wrappers), from its Prometheus metrics. */

@@ -128,7 +128,8 @@ async function waitForHealth(url: string, timeoutMs = 120_000): Promise<boolean>
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopping) {
     try {
-      const res = await fetch(`${url}/health`);
+      // Ready, not just live: each service listens before its database is open.
+      const res = await fetch(`${url}/health/ready`);
       if (res.ok) return true;
     } catch {
       // not listening yet

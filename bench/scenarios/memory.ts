@@ -75,7 +75,7 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`${url}/health`)).ok) return true;
+      if ((await fetch(`${url}/health/ready`)).ok) return true;
     } catch {
       // not yet
     }

@@ -30,7 +30,7 @@ export interface OutageRun {
   after: LoadResult;
   /** Users whose 201 came while CRMS was down. */
   registeredDuringOutage: number;
-  /** From the restart command / from CRMS answering /health, until every outage registration was in CRMS. */
+  /** From the restart command / from CRMS answering /health/ready, until every outage registration was in CRMS. */
   drainFromStartCommandMs: number;
   drainFromHealthyMs: number;
   drained: boolean;
@@ -119,7 +119,7 @@ export const outageScenario: Scenario = async (context) => {
     title: 'CRMS outage',
     description: `Open loop at ${options.rate} registrations/s for ${(options.beforeMs + options.outageMs + options.afterMs) / 1000} s. After ${options.beforeMs / 1000} s CRMS is stopped
 (SIGTERM) for ${options.outageMs / 1000} s, then started again. "Before" and "during" are the registrations started before the stop and while CRMS was down.
-Drain: from CRMS answering \`/health\` again (and from the start command, which includes CRMS's boot) until every customer registered during the outage
+Drain: from CRMS answering \`/health/ready\` again (and from the start command, which includes CRMS's boot) until every customer registered during the outage
 has a CRMS record. Lost = Customer users in ATHS's database with no CRMS row; duplicated = CRMS rows beyond the first per \`user_id\`, counted in CRMS's database.
 Goals: registrations unaffected (latency during the outage within 10 % of before, no errors); ${context.quick ? 'in full mode, 1,000+ registrations made during a 60 s outage' : 'the 1,000+ registrations made during the outage'} all in CRMS within 15 s of CRMS starting again; 0 lost, 0 duplicated.`,
     blocks: [],
@@ -164,7 +164,7 @@ Goals: registrations unaffected (latency during the outage within 10 % of before
         {
           goal: `${run.registeredDuringOutage >= 1000 ? '1,000+' : 'All'} registrations made while CRMS is down are in CRMS within 15 s of it starting again (${name})`,
           measured: run.drained
-            ? `${run.registeredDuringOutage} in ${fmt.ms(run.drainFromStartCommandMs / 1000)} s from the start command (${fmt.ms(run.drainFromHealthyMs / 1000)} s after /health)`
+            ? `${run.registeredDuringOutage} in ${fmt.ms(run.drainFromStartCommandMs / 1000)} s from the start command (${fmt.ms(run.drainFromHealthyMs / 1000)} s after /health/ready)`
             : `${run.missingAfterDrain} of ${run.registeredDuringOutage} still missing after ${options.drainTimeoutMs / 1000} s`,
           pass: run.drained && run.drainFromStartCommandMs <= 15_000,
         },

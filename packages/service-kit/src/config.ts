@@ -32,6 +32,10 @@ export const baseEnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: z.string().min(1).optional(),
+  /** PostgreSQL: longest wait for a connection (new, or free in the pool); also each start-up attempt's. */
+  DB_CONNECT_TIMEOUT_MS: envInteger(5_000, 100),
+  /** PostgreSQL: statement_timeout of the service's queries (0: none); migrations are not limited. */
+  DB_STATEMENT_TIMEOUT_MS: envInteger(30_000, 0),
   SERVICE_API_KEYS: csvList,
   JWT_ISSUER: z.string().min(1).default('aths'),
   JWT_AUDIENCE: z.string().min(1).default('shop'),

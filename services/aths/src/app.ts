@@ -15,6 +15,7 @@ import {
   type DatabaseHandle,
   type Logger,
 } from '@shop/service-kit';
+import type { FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { AthsConfig } from './config.ts';
 import type { AthsApp, AthsContext } from './context.ts';
@@ -44,13 +45,26 @@ export const MIGRATIONS_TABLE = '__aths_migrations';
  * directory (npm runs workspace scripts inside services/aths; `npm start`, `start:aths` and the CLI must agree). */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/aths', import.meta.url));
 
-const VERSION = (() => {
+export const VERSION = (() => {
   try {
     return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return '0.0.0';
   }
 })();
+
+/** ATHS's database (PGlite, or PostgreSQL with the configured timeouts), migrated: one attempt. */
+export function openAthsDatabase(config: AthsConfig, logger?: Logger): Promise<DatabaseHandle> {
+  return openDatabase({
+    url: config.DATABASE_URL,
+    defaultDir: DEFAULT_DATA_DIR,
+    migrationsFolder: MIGRATIONS_FOLDER,
+    migrationsTable: MIGRATIONS_TABLE,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    logger,
+  });
+}
 
 /** What the lifecycle-hook factory can use (the rest of the context is built after the hooks). */
 export interface HookFactoryContext {
@@ -76,6 +90,8 @@ export interface BuildAppDeps {
   customerProvisioning?: CustomerProvisioningOptions | false;
   /** How often signing keys are re-read from the database (default 30 s). */
   keyRefreshIntervalMs?: number;
+  /** Serve on this server instead of listen() (the kit's startService). */
+  serverFactory?: FastifyServerFactory;
 }
 
 /**
@@ -87,14 +103,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
   for (const warning of config.warnings) logger.warn(warning);
   const metrics = createMetricsRegistry(SERVICE_NAME);
   const ownsDatabase = !deps.database;
-  const database =
-    deps.database ??
-    (await openDatabase({
-      url: config.DATABASE_URL,
-      defaultDir: DEFAULT_DATA_DIR,
-      migrationsFolder: MIGRATIONS_FOLDER,
-      migrationsTable: MIGRATIONS_TABLE,
-    }));
+  const database = deps.database ?? (await openAthsDatabase(config, logger));
   const cleanups: Array<() => Promise<void> | void> = [];
   if (ownsDatabase) cleanups.push(() => database.close());
 
@@ -169,6 +178,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       metrics,
       trustProxy: config.TRUST_PROXY,
       corsOrigins: config.CORS_ORIGINS,
+      serverFactory: deps.serverFactory,
       readiness: {
         database: () => database.ping(),
         ...(redis ? { redis: async () => void (await redis.ping()) } : {}),

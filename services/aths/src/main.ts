@@ -1,5 +1,5 @@
-import { ConfigError, createLogger, listenWithGracefulShutdown } from '@shop/service-kit';
-import { buildApp, SERVICE_NAME } from './app.ts';
+import { ConfigError, createLogger, startService } from '@shop/service-kit';
+import { buildApp, openAthsDatabase, SERVICE_NAME, VERSION } from './app.ts';
 import { loadAthsConfig } from './config.ts';
 
 async function main(): Promise<void> {
@@ -14,9 +14,18 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
-  const app = await buildApp(config, { logger });
-  const url = await listenWithGracefulShutdown(app, { port: config.PORT, host: config.HOST });
-  logger.info({ url, docs: `${url}/docs`, database: app.aths.database.location }, 'ATHS listening');
+  // Listens at once and waits for the database if it is not up yet (/health/ready says so meanwhile).
+  const { url, database } = await startService({
+    service: SERVICE_NAME,
+    version: VERSION,
+    logger,
+    port: config.PORT,
+    host: config.HOST,
+    databaseUrl: config.DATABASE_URL,
+    openDatabase: () => openAthsDatabase(config, logger),
+    buildApp: (database, serverFactory) => buildApp(config, { logger, database, serverFactory }),
+  });
+  logger.info({ url, docs: `${url}/docs`, database: database.location }, 'ATHS ready');
 }
 
 main().catch((error: unknown) => {

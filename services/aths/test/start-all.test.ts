@@ -46,10 +46,10 @@ describe('npm start (scripts/start-all.ts)', () => {
     });
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await waitFor(`http://127.0.0.1:${athsPort}/health`, 90_000).catch((error: Error) => {
+    await waitFor(`http://127.0.0.1:${athsPort}/health/ready`, 90_000).catch((error: Error) => {
       throw new Error(`${error.message}\n${output}`);
     });
-    await waitFor(`http://127.0.0.1:${crmsPort}/health`, 90_000);
+    await waitFor(`http://127.0.0.1:${crmsPort}/health/ready`, 90_000);
 
     const secrets = JSON.parse(readFileSync(join(cwd, 'data/dev-secrets.json'), 'utf8'));
     expect(secrets).toMatchObject({ adminEmail: 'admin@example.com', adminPassword: expect.any(String) });

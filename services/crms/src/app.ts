@@ -8,6 +8,7 @@ import {
   type DatabaseHandle,
   type Logger,
 } from '@shop/service-kit';
+import type { FastifyServerFactory } from 'fastify';
 import { Counter } from 'prom-client';
 import { createAthsClient } from './aths-client.ts';
 import { createAccessTokenVerifier } from './auth.ts';
@@ -20,7 +21,7 @@ import { registerInternalRoutes } from './routes/internal.ts';
 import { registerMeRoutes } from './routes/me.ts';
 import { createUserStatusSync, type UserStatusSync } from './user-status-sync/index.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface CrmsDeps {
   /**
@@ -37,6 +38,8 @@ export interface CrmsDeps {
   userStatusSync?: Parameters<typeof createUserStatusSync>[1] | false;
   /** JWKS cache tuning (tests). */
   jwks?: { cacheMaxAgeMs?: number; cooldownMs?: number; timeoutMs?: number; maxStaleMs?: number };
+  /** Serve on this server instead of listen() (the kit's startService). */
+  serverFactory?: FastifyServerFactory;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface CrmsDeps {
  */
 export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise<App> {
   const logger = deps.logger ?? createLogger({ service: 'crms', level: config.LOG_LEVEL });
-  const database = deps.database ?? (await openCrmsDatabase(config));
+  const database = deps.database ?? (await openCrmsDatabase(config, logger));
   const ownsDatabase = deps.database === undefined;
   const aths = createAthsClient({ baseUrl: config.ATHS_BASE_URL, apiKey: config.ATHS_SERVICE_API_KEY, logger });
   let statusSync: UserStatusSync | null = null;
@@ -59,6 +62,7 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
       logger,
       metrics,
       corsOrigins: config.CORS_ORIGINS,
+      serverFactory: deps.serverFactory,
       readiness: { database: () => database.ping() },
     });
     const service = createCustomersService({

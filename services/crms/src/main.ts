@@ -1,12 +1,23 @@
-import { ConfigError, listenWithGracefulShutdown } from '@shop/service-kit';
-import { buildApp } from './app.ts';
+import { ConfigError, createLogger, startService } from '@shop/service-kit';
+import { buildApp, VERSION } from './app.ts';
 import { loadCrmsConfig } from './config.ts';
+import { openCrmsDatabase } from './database.ts';
 
 try {
   const config = loadCrmsConfig();
-  const app = await buildApp(config);
-  const url = await listenWithGracefulShutdown(app, { port: config.PORT, host: config.HOST });
-  app.log.info({ url, docs: `${url}/docs`, aths: config.ATHS_BASE_URL }, 'CRMS listening');
+  const logger = createLogger({ service: 'crms', level: config.LOG_LEVEL });
+  // Listens at once and waits for the database if it is not up yet (/health/ready says so meanwhile).
+  const { url } = await startService({
+    service: 'crms',
+    version: VERSION,
+    logger,
+    port: config.PORT,
+    host: config.HOST,
+    databaseUrl: config.DATABASE_URL,
+    openDatabase: () => openCrmsDatabase(config, logger),
+    buildApp: (database, serverFactory) => buildApp(config, { logger, database, serverFactory }),
+  });
+  logger.info({ url, docs: `${url}/docs`, aths: config.ATHS_BASE_URL }, 'CRMS listening');
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`CRMS cannot start: ${error.message}\n`);

@@ -8,6 +8,9 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import type { Logger } from '../observability/logger.ts';
+import { rootCause } from './availability.ts';
+import { listenWithReconnect } from './listener.ts';
 import { installDrizzleParsers } from './pglite-parsers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -39,7 +42,16 @@ export interface OpenDatabaseOptions {
   /** Each service keeps its own migration journal, so two services may share one PostgreSQL database. */
   migrationsTable: string;
   poolSize?: number;
+  /** PostgreSQL: longest wait for a new connection, and for a free one from the pool (default 5 s). */
+  connectTimeoutMs?: number;
+  /** PostgreSQL: statement_timeout of the pool's connections, 0 for none (default 30 s; migrations have none). */
+  statementTimeoutMs?: number;
+  /** Where connection trouble of the pool and the LISTEN connections is reported (default: nowhere). */
+  logger?: Logger;
 }
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
 
 export function isPostgresUrl(url: string | undefined): url is string {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url);
@@ -54,28 +66,44 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     migrationsTable: options.migrationsTable,
     migrationsSchema: 'drizzle',
   };
-  if (isPostgresUrl(options.url)) return openPostgres(options.url, options.poolSize ?? 10, migrationConfig);
+  if (isPostgresUrl(options.url)) return openPostgres(options.url, options, migrationConfig);
   return openPglite(options.url ?? options.defaultDir, migrationConfig);
 }
 
+/**
+ * One attempt: connects, migrates and opens the pool, or throws (the caller decides whether to retry: see
+ * startService). Connection loss later is survived: the pool replaces broken connections on the next query, and
+ * LISTEN connections reconnect by themselves.
+ */
 async function openPostgres(
   url: string,
-  poolSize: number,
+  options: OpenDatabaseOptions,
   migrationConfig: Parameters<typeof migratePg>[1],
 ): Promise<DatabaseHandle> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
+  const connection: pg.ClientConfig = {
+    connectionString: url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    // Notices a peer that vanished without closing the connection (no RST), given the OS's keepalive settings.
+    keepAlive: true,
+  };
+  await migrate(connection, migrationConfig);
+  const statementTimeout = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const pool = new pg.Pool({
+    ...connection,
+    ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
+    max: options.poolSize ?? 10,
+    idleTimeoutMillis: 30_000,
+  });
+  const logger = options.logger;
+  // A connection lost while idle in the pool: the pool drops it and opens another when next needed.
+  pool.on('error', (error) => logger?.warn({ database: rootCause(error) }, 'database connection lost (idle); the pool replaces it'));
+  // A connection lost while checked out (inside a transaction) emits 'error' on its client, and the pool listens only
+  // while the client is idle: without a listener of our own, Node would end the process. The query in flight fails
+  // (503), and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = drizzlePg(pool);
-  const lockClient = await pool.connect();
-  try {
-    // Lock and migrate on the same connection, so even a pool of one connection cannot deadlock here.
-    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-    await migratePg(drizzlePg(lockClient), migrationConfig);
-  } finally {
-    await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-    lockClient.release();
-  }
   const parsed = new URL(url);
   return {
     db,
@@ -84,24 +112,32 @@ async function openPostgres(
     async ping() {
       await pool.query('SELECT 1');
     },
-    async listen(channel, onNotify) {
+    listen(channel, onNotify) {
       // A connection of its own, outside the pool: LISTEN holds it for the process's life, and must not take a
-      // pooled connection from the queries. If it drops, listeners fall back on their periodic polling.
-      const client = new pg.Client({ connectionString: url });
-      client.on('error', () => undefined);
-      client.on('notification', (message) => {
-        if (message.channel === channel) onNotify(message.payload ?? '');
-      });
-      await client.connect();
-      await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      return async () => {
-        await client.end().catch(() => undefined);
-      };
+      // pooled connection from the queries.
+      return listenWithReconnect({ connection, channel, onNotify, logger });
     },
     async close() {
       await pool.end();
     },
   };
+}
+
+/**
+ * Applies the service's migrations on a connection of its own (no statement timeout: a migration may be long, and
+ * waiting for another instance's lock is expected), serialised between instances by an advisory lock.
+ */
+async function migrate(connection: pg.ClientConfig, migrationConfig: Parameters<typeof migratePg>[1]): Promise<void> {
+  const client = new pg.Client(connection);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await migratePg(drizzlePg(client), migrationConfig);
+  } finally {
+    // Ending the session releases the lock too.
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function openPglite(location: string, migrationConfig: Parameters<typeof migratePglite>[1]): Promise<DatabaseHandle> {

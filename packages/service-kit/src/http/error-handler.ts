@@ -3,6 +3,7 @@ import type { App } from './app.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { errorBody, HttpError, SERVER_ERROR, type FieldError } from './envelope.ts';
 import { validationFieldErrors } from './validation-messages.ts';
+import { databaseUnavailable, isDatabaseUnavailable, rootCause } from '../db/availability.ts';
 
 /** Field named in the envelope for Fastify's own 4xx errors (body parsing, limits, media type). */
 function fieldForFastifyError(error: FastifyError): string {
@@ -22,7 +23,8 @@ const FASTIFY_MESSAGES: Record<string, string> = {
 
 /**
  * Every error leaves in the contract's envelope: validation → 400 with one entry per problem, handler errors
- * with their own status, Fastify's 4xx with a readable message, and anything else as a 500 that leaks nothing.
+ * with their own status, Fastify's 4xx with a readable message, the database being unreachable as a 503, and
+ * anything else as a 500 that leaks nothing.
  */
 export function installErrorHandler(app: App): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -42,6 +44,12 @@ export function installErrorHandler(app: App): void {
         : (FASTIFY_MESSAGES[error.code] ?? error.message);
       const errors: FieldError[] = [{ field: fieldForFastifyError(error), message }];
       return reply.code(status).send(errorBody(message, errors));
+    }
+    if (isDatabaseUnavailable(error)) {
+      // A restart or failover in progress: the client may retry, nothing here is a bug.
+      request.log.warn({ database: rootCause(error) }, 'database unavailable');
+      const unavailable = databaseUnavailable();
+      return reply.code(503).header('retry-after', '1').send(errorBody(unavailable.message, unavailable.errors));
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody('Internal server error', [SERVER_ERROR]));

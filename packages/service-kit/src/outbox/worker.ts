@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getTableName, sql } from 'drizzle-orm';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { retryWhileUnavailable } from '../db/availability.ts';
 import { rowsOf, type Database, type DatabaseHandle } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import { registerSnapshotGauges } from '../observability/metrics.ts';
@@ -91,6 +92,8 @@ export class OutboxWorker {
   private readonly log: Logger;
 
   private running = false;
+  /** Aborted by stop(): cuts short the waits for the database to come back. */
+  private stopping = new AbortController();
   private pumping: Promise<void> | undefined;
   private again = false;
   private readonly inFlight = new Set<Promise<void>>();
@@ -165,6 +168,7 @@ export class OutboxWorker {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.stopping = new AbortController();
     if (this.options.listen) {
       try {
         this.unlisten = await this.options.listen(this.name, () => this.nudge());
@@ -193,6 +197,7 @@ export class OutboxWorker {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.stopping.abort();
     clearInterval(this.tickTimer);
     clearInterval(this.probeTimer);
     clearTimeout(this.dueTimer);
@@ -305,6 +310,7 @@ export class OutboxWorker {
   }
 
   private async deliver(row: ClaimedRow): Promise<void> {
+    const claimedAt = performance.now();
     const attempt = Number(row.attempts);
     const message: OutboxMessage = {
       id: row.id,
@@ -333,7 +339,10 @@ export class OutboxWorker {
     const retryInMs = outcome.outcome === 'retry' ? backoffDelay(attempt, this.backoff, this.random) : undefined;
     let recorded = false;
     try {
-      recorded = await this.record(message, outcome, retryInMs);
+      // The database may be restarting: keep trying while the lease lasts (the fence keeps a late write safe), so the
+      // outcome is not lost and the message not delivered again after its lease.
+      const leaseLeft = this.leaseMs - (performance.now() - claimedAt);
+      recorded = await retryWhileUnavailable(() => this.record(message, outcome, retryInMs), leaseLeft, this.stopping.signal);
     } catch (error) {
       this.log.warn({ err: error, [this.keyLabel]: row.key }, 'outbox: recording an outcome failed; the message is retried after its lease');
     }

@@ -1,2 +1,3 @@
 export * from './databases.ts';
 export * from './service-process.ts';
+export * from './postgres-server.ts';

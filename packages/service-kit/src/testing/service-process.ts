@@ -27,8 +27,13 @@ export interface ServiceProcessOptions {
   nodeArgs?: string[];
   env: Record<string, string | undefined>;
   port?: number;
-  /** How long to wait for GET /health to answer 200. */
+  /** How long to wait for the service to answer (see `waitFor`). */
   startTimeoutMs?: number;
+  /**
+   * What start() waits for: `ready` (default), GET /health/ready 200, i.e. serving on its database; or `live`,
+   * GET /health 200, which a service answers from the moment it listens, also while its database is unreachable.
+   */
+  waitFor?: 'ready' | 'live';
   /** Keep the child's output (JSON logs) for assertions; printed on failure to start. */
   captureOutput?: boolean;
 }
@@ -61,6 +66,15 @@ export class ServiceProcess {
     return this.child?.pid;
   }
 
+  private get healthPath(): string {
+    return this.options.waitFor === 'live' ? '/health' : '/health/ready';
+  }
+
+  /** The exit code once the process has exited by itself or on a signal it handled (null while running or if killed). */
+  get exitCode(): number | null {
+    return this.child?.exitCode ?? null;
+  }
+
   get running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -87,7 +101,8 @@ export class ServiceProcess {
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`${this.options.entry} exited during start:\n${this.logs()}`);
       try {
-        const response = await fetch(`${this.url}/health`);
+        const response = await fetch(`${this.url}${this.healthPath}`);
+        await response.body?.cancel();
         if (response.ok) return;
       } catch {
         // not listening yet
@@ -95,7 +110,7 @@ export class ServiceProcess {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await this.kill();
-    throw new Error(`${this.options.entry} did not answer /health in time:\n${this.logs()}`);
+    throw new Error(`${this.options.entry} did not answer ${this.healthPath} in time:\n${this.logs()}`);
   }
 
   /** Graceful stop (SIGTERM), waiting for the process to exit. */

@@ -3,8 +3,10 @@ import {
   conflict,
   forbidden,
   HttpError,
+  mayHaveCommitted,
   newObjectId,
   notFound,
+  retryWhileUnavailable,
   unauthorized,
   type Database,
   type Executor,
@@ -161,11 +163,29 @@ export class UserService {
       }
     } catch (error) {
       if (emailConstraint(error)) throw EMAIL_TAKEN();
-      throw error;
+      const user = await this.committedDespite(error, id);
+      if (!user) throw error;
+      this.afterCommit();
+      created = { user, refreshToken: refresh.token, verificationToken: verification.token };
     }
     this.deps.metrics.registrations.inc({ role: 'Customer' });
     this.sendVerification(created.user, created.verificationToken);
     return { user: created.user, tokens: await this.deps.sessions.pair(created.user, created.refreshToken) };
+  }
+
+  /**
+   * After a registration write failed with the connection lost mid-statement (a database restart), whether it
+   * committed all the same: asks the database, once it answers again (for up to DB_CONNECT_TIMEOUT_MS). A 503 must
+   * not hide an account that exists: the client's retry would then get 409. Undefined when it did not commit;
+   * throws when the database does not answer in time (the 503 stands).
+   */
+  private async committedDespite(error: unknown, userId: string): Promise<UserRow | undefined> {
+    if (!mayHaveCommitted(error)) return undefined;
+    const user = await retryWhileUnavailable(() => repo.findUserById(this.deps.db, userId), this.deps.config.DB_CONNECT_TIMEOUT_MS).catch(() => {
+      throw error;
+    });
+    this.deps.logger.warn({ userId, committed: user !== undefined }, 'registration: connection lost mid-write; outcome read back');
+    return user;
   }
 
   /** An administrator creates a user of any role. */

@@ -1,4 +1,4 @@
-import { apiKeyGuard, errorBodySchema, HttpError, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
+import { apiKeyGuard, errorBodySchema, HttpError, isDatabaseUnavailable, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
 import {
   createCustomerBody,
   customerIdParams,
@@ -12,7 +12,7 @@ import type { CustomersService } from '../customers/service.ts';
 import { API_KEY_SECURITY, internalErrors, success } from './common.ts';
 
 const recordResponse = { 200: successSchema(customerRecordSchema), ...internalErrors };
-const createResponse = { 200: successSchema(customerRecordSchema), 400: errorBodySchema, 401: errorBodySchema, 500: errorBodySchema };
+const createResponse = { 200: successSchema(customerRecordSchema), 400: errorBodySchema, 401: errorBodySchema, 500: errorBodySchema, 503: errorBodySchema };
 
 /** Service-to-service routes (x-api-key): ATHS provisioning, profile sync, order/complaint statistics. */
 export function registerInternalRoutes(app: App, options: { service: CustomersService; apiKeys: readonly string[] }): void {
@@ -40,7 +40,8 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
       try {
         result = await service.create(request.body);
       } catch (error) {
-        if (error instanceof HttpError) throw error;
+        // A database restart is a 503 (the kit's error handler), which ATHS retries like any unavailability.
+        if (error instanceof HttpError || isDatabaseUnavailable(error)) throw error;
         // The seed's own 500 body for this endpoint.
         request.log.error({ err: error, userId: request.body.userId }, 'customer create failed');
         throw new HttpError(500, 'Failed to create customer record', [SERVER_ERROR]);

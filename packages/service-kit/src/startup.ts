@@ -1,0 +1,157 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FastifyServerFactory } from 'fastify';
+import { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, redactUrl, rootCause, sleep } from './db/availability.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import { errorBody } from './http/envelope.ts';
+import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
+import type { Logger } from './observability/logger.ts';
+import { createMetricsRegistry } from './observability/metrics.ts';
+import { backoffDelay } from './outbox/backoff.ts';
+import { buildServer, type App } from './server.ts';
+
+export interface StartServiceOptions<A extends App> {
+  service: string;
+  version: string;
+  logger: Logger;
+  port: number;
+  host: string;
+  /** The database URL, only to keep its credentials out of the start-up log lines. */
+  databaseUrl?: string;
+  /** Opens and migrates the database: one attempt (the kit retries while the database is unreachable). */
+  openDatabase: () => Promise<DatabaseHandle>;
+  /** Builds the app on the open database; must hand `serverFactory` to the kit's buildServer. */
+  buildApp: (database: DatabaseHandle, serverFactory: FastifyServerFactory) => Promise<A>;
+  /** How long a shutdown may take before the process exits anyway (default 10 s). */
+  graceMs?: number;
+}
+
+export interface StartedService<A extends App> {
+  app: A;
+  database: DatabaseHandle;
+  url: string;
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** Paths served while the service starts; every other one answers 503 "Database unavailable". */
+const STARTING_PATHS = new Set(['/health', '/health/ready', '/metrics']);
+
+/**
+ * Runs a service so that it never depends on the database being up first (compose, a restarted database host):
+ *
+ * 1. listens at once, serving a stand-in app: `/health` 200, `/health/ready` 503 naming `database` with the reason,
+ *    every other route 503 "Database unavailable" in the envelope;
+ * 2. opens the database, retrying with capped exponential backoff (DATABASE_RETRY) while it is unreachable, logging
+ *    each failure without credentials; any other error (wrong password, a failing migration) stops the service;
+ * 3. builds the real app on the open database, serving on the same server, and switches every request to it.
+ *
+ * SIGTERM/SIGINT stop the service in any phase: while starting, at once; once serving, after in-flight requests
+ * (then the app's onClose hooks stop its workers, and the database is closed). Resolves once serving.
+ */
+export async function startService<A extends App>(options: StartServiceOptions<A>): Promise<StartedService<A>> {
+  const { logger } = options;
+  let waitingFor = 'connecting to the database';
+  const gate = await buildStandIn(options, () => waitingFor);
+  let handler: Handler = gate.routing;
+  const server = createServer((request, response) => handler(request, response));
+  // What Fastify sets on a server of its own: keep-alive longer than common proxies' (which must close first).
+  server.keepAliveTimeout = 72_000;
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  logger.info({ url }, 'listening; connecting to the database');
+
+  const abort = new AbortController();
+  let started: StartedService<A> | undefined;
+  exitOnSignals(
+    logger,
+    async () => {
+      abort.abort(new Error('shutting down'));
+      closeIdleConnectionsUntilClosed(server);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Still starting: nothing needs finishing; a connection or a migration in progress ends with the process
+      // (the migration's transaction rolls back).
+      if (started) {
+        await started.app.close();
+        await started.database.close();
+      }
+    },
+    options.graceMs ?? 10_000,
+  );
+
+  let database: DatabaseHandle | undefined;
+  try {
+    database = await connect(options, abort.signal, (reason) => (waitingFor = reason));
+    waitingFor = 'connected; starting';
+    let appHandler: Handler | undefined;
+    const app = await options.buildApp(database, (routeRequest) => {
+      appHandler = routeRequest;
+      return server;
+    });
+    await app.ready();
+    if (!appHandler) throw new Error('buildApp did not pass serverFactory on to buildServer');
+    if (abort.signal.aborted) return await new Promise<never>(() => undefined);
+    handler = appHandler;
+    started = { app, database, url };
+    await gate.close();
+    return started;
+  } catch (error) {
+    // Shutting down: the signal handler exits the process.
+    if (abort.signal.aborted) return await new Promise<never>(() => undefined);
+    server.close();
+    await database?.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Opens the database, waiting out its unavailability; rejects on any other error, or when aborted. */
+async function connect(
+  options: StartServiceOptions<App>,
+  signal: AbortSignal,
+  report: (reason: string) => void,
+): Promise<DatabaseHandle> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await options.openDatabase();
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (!isDatabaseUnavailable(error)) throw error;
+      const cause = rootCause(error);
+      const message = redactUrl(cause.message, options.databaseUrl);
+      const retryInMs = backoffDelay(failures, DATABASE_RETRY);
+      report(`database not reachable (attempt ${failures}): ${message}`);
+      options.logger.warn({ attempt: failures, retryInMs, database: { ...cause, message } }, 'database not reachable; retrying');
+      await sleep(retryInMs, signal);
+    }
+  }
+}
+
+/** The kit's server with health, metrics and the envelope, but no routes: what answers while the service starts. */
+async function buildStandIn(options: StartServiceOptions<App>, waitingFor: () => string): Promise<App> {
+  const app = await buildServer({
+    service: options.service,
+    version: options.version,
+    description: 'starting',
+    logger: options.logger,
+    metrics: createMetricsRegistry(options.service),
+    readiness: {
+      database: () => Promise.reject(new Error(waitingFor())),
+    },
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    const path = request.url.split('?', 1)[0]!.replace(/\/+$/, '');
+    if (STARTING_PATHS.has(path)) return done();
+    const unavailable = databaseUnavailable();
+    void reply.code(503).header('retry-after', '1').send(errorBody(unavailable.message, unavailable.errors));
+  });
+  await app.ready();
+  return app;
+}
