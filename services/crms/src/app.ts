@@ -10,6 +10,7 @@ import {
 } from '@shop/service-kit';
 import type { FastifyServerFactory } from 'fastify';
 import { Counter } from 'prom-client';
+import { createAdminAccountCheck } from './admin-account-check.ts';
 import { createAthsClient } from './aths-client.ts';
 import { createAccessTokenVerifier } from './auth.ts';
 import type { CrmsConfig } from './config.ts';
@@ -96,7 +97,14 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
 
     registerInternalRoutes(app, { service, apiKeys: config.SERVICE_API_KEYS });
     registerMeRoutes(app, { service, verify });
-    registerAdminRoutes(app, { service, verify });
+    const isAdministratorActive = createAdminAccountCheck({
+      getUser: aths.getUser,
+      ttlMs: config.ADMIN_ACCOUNT_CACHE_MS,
+      maxStaleMs: config.ADMIN_ACCOUNT_MAX_STALE_MS,
+      logger,
+      metrics,
+    });
+    registerAdminRoutes(app, { service, verify, isAdministratorActive });
 
     app.addHook('onClose', async () => {
       await statusSync?.stop();

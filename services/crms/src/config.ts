@@ -13,6 +13,10 @@ export const crmsEnvSchema = baseEnvSchema.extend({
   ATHS_SERVICE_API_KEY: z.string().optional(),
   /** At least 2: the kit's PostgreSQL migration holds one connection (advisory lock) while migrating on another. */
   DB_POOL_SIZE: envInteger(10, 2),
+  /** How long ATHS's answer on an administrator's role and isActive is trusted (docs/crms.md "Stale administrator tokens"). */
+  ADMIN_ACCOUNT_CACHE_MS: envInteger(5_000, 0),
+  /** While ATHS cannot be reached, an administrator's last answer is used up to this age; then admin routes answer 503. */
+  ADMIN_ACCOUNT_MAX_STALE_MS: envInteger(30_000, 0),
   /** Status propagation to ATHS (STATUS_SYNC_ENABLED, _CONCURRENCY, _BACKOFF_*, …): see docs/provisioning.md. */
   ...outboxEnvShape('STATUS_SYNC'),
 });

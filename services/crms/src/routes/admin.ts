@@ -19,10 +19,15 @@ import { BEARER_SECURITY, bearerErrors, success } from './common.ts';
 /** Administrator routes: list, search, analytics, details and every administrative change (recorded with updatedBy). */
 export function registerAdminRoutes(
   app: App,
-  options: { service: CustomersService; verify: (token: string) => Promise<AccessClaims> },
+  options: {
+    service: CustomersService;
+    verify: (token: string) => Promise<AccessClaims>;
+    /** ATHS's current word on the caller (role, isActive, still existing), not only the token's claims. */
+    isAdministratorActive: (claims: AccessClaims) => Promise<boolean>;
+  },
 ): void {
   const { service } = options;
-  const guard = bearerGuard({ verify: options.verify, roles: ['Administrator'] });
+  const guard = bearerGuard({ verify: options.verify, roles: ['Administrator'], isAccountActive: options.isAdministratorActive });
   const tags = ['administrator'];
   const security = BEARER_SECURITY;
   const adminResponse = { 200: successSchema(adminCustomerSchema), ...bearerErrors };

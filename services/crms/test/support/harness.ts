@@ -28,6 +28,8 @@ export interface Harness {
 /** One CRMS app on a fresh database (PGlite in memory, or a throw-away PostgreSQL database) and a fake ATHS. */
 export async function startHarness(driver: DatabaseDriver, deps: Omit<CrmsDeps, 'database'> = {}): Promise<Harness> {
   const aths = await startFakeAths();
+  // CRMS asks ATHS whether an administrator is still one (src/admin-account-check.ts): this one is.
+  aths.addUser({ _id: ADMIN_ID, email: 'admin@example.com', fullName: 'Admin Istrator', contactNumber: '+1234567890', role: 'Administrator', isActive: true });
   const testDatabase: TestDatabase = await createTestDatabase(driver, 'crms');
   const config = loadCrmsConfig(
     {
