@@ -78,6 +78,11 @@ export const athsEnvSchema = baseEnvSchema.extend({
   RATE_LIMIT_REGISTER_PER_IP: envInteger(20, 1),
   RATE_LIMIT_PASSWORD_PER_IP: envInteger(20, 1),
   RATE_LIMIT_PASSWORD_PER_EMAIL: envInteger(5, 1),
+  /** Checks of the current password (change-password and delete-account share them), per user and per client IP. */
+  RATE_LIMIT_CURRENT_PASSWORD_PER_USER: envInteger(10, 1),
+  RATE_LIMIT_CURRENT_PASSWORD_PER_IP: envInteger(20, 1),
+  /** In-process store only: counters kept per limit; when full, new clients are refused (429) until one expires. */
+  RATE_LIMIT_MEMORY_MAX_KEYS: envInteger(20_000, 1),
   /** Redis (`redis://…`) shared by several instances for rate-limit counters; in-process counters without it. */
   REDIS_URL: optionalText,
   RATE_LIMIT_REDIS_PREFIX: z.string().default('aths-rate-limit:'),

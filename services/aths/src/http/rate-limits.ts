@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HttpError, type App } from '@shop/service-kit';
 import type { AthsConfig } from '../config.ts';
+import { boundedMemoryStore } from './bounded-memory-store.ts';
 
 type PreHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -14,6 +15,8 @@ export interface RateLimits {
   resetPassword: PreHandler[];
   /** Per signed-in user (runs after the bearer guard). */
   resendVerification: PreHandler[];
+  /** Checks of the current password (change-password, delete-account): per user and per IP (after the bearer guard). */
+  currentPassword: PreHandler[];
 }
 
 interface Limit {
@@ -22,7 +25,9 @@ interface Limit {
   key: (request: FastifyRequest) => string | undefined;
 }
 
-const byIp = (request: FastifyRequest) => request.ip;
+/** IPv4 per address; IPv6 per /64 (one subscriber's allocation); IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as IPv4. */
+const byIp = (request: FastifyRequest) => normalizeIP(request.ip, 64);
+const byUser = (request: FastifyRequest) => request.auth?.userId;
 /** Per-e-mail counters are keyed by a digest, so addresses never sit in the counter store. */
 const byEmail = (request: FastifyRequest) => {
   const email = (request.body as { email?: unknown } | undefined)?.email;
@@ -30,19 +35,29 @@ const byEmail = (request: FastifyRequest) => {
   return createHash('sha256').update(email.trim().toLowerCase()).digest('base64url').slice(0, 22);
 };
 
+/** Keys of bounded size in either store: a longer value (only a forged X-Forwarded-For can be) is kept as a digest. */
+const counterKey = (name: string, value: string) =>
+  `${name}:${value.length <= 64 ? value : `#${createHash('sha256').update(value).digest('base64url')}`}`;
+
 /**
- * Per-IP and per-e-mail limits for the credential endpoints, counted in @fastify/rate-limit's store (in-process, or
- * Redis when REDIS_URL is set, so several instances share counts). Every limit of a route is counted and the first
+ * Per-IP, per-e-mail and per-user limits for the credential endpoints, counted in @fastify/rate-limit's store
+ * (in-process in a bounded store that never evicts a live counter, or Redis when REDIS_URL is set, so several
+ * instances share counts). Every attempt is counted, every limit of a route is counted and the first
  * exceeded one answers 429 (`retry-after` set). Disabled entirely with RATE_LIMIT_ENABLED=false.
  * When the store fails (Redis down) requests are let through and the error is logged: availability over limits.
  */
 export async function registerRateLimits(app: App, config: AthsConfig, redis?: Redis): Promise<RateLimits> {
-  if (!config.RATE_LIMIT_ENABLED) return { login: [], register: [], forgotPassword: [], resetPassword: [], resendVerification: [] };
+  if (!config.RATE_LIMIT_ENABLED) {
+    return { login: [], register: [], forgotPassword: [], resetPassword: [], resendVerification: [], currentPassword: [] };
+  }
+  const maxKeys = config.RATE_LIMIT_MEMORY_MAX_KEYS;
+  const onFull = (key: string) =>
+    app.log.warn({ limit: key.slice(0, key.indexOf(':')), maxKeys }, 'rate-limit store full: new clients get 429 until counters expire');
   await app.register(rateLimit, {
     global: false,
     timeWindow: config.RATE_LIMIT_WINDOW * 1000,
     skipOnError: true,
-    ...(redis ? { redis, nameSpace: config.RATE_LIMIT_REDIS_PREFIX } : {}),
+    ...(redis ? { redis, nameSpace: config.RATE_LIMIT_REDIS_PREFIX } : { store: boundedMemoryStore({ maxKeys, onFull }) }),
   });
 
   const handler = (limits: Limit[]): PreHandler[] => {
@@ -51,7 +66,7 @@ export async function registerRateLimits(app: App, config: AthsConfig, redis?: R
       check: app.createRateLimit({
         max: limit.max,
         timeWindow: config.RATE_LIMIT_WINDOW * 1000,
-        keyGenerator: (request) => `${limit.name}:${limit.key(request) ?? ''}`,
+        keyGenerator: (request) => counterKey(limit.name, limit.key(request) ?? ''),
       }),
     }));
     return [
@@ -83,7 +98,11 @@ export async function registerRateLimits(app: App, config: AthsConfig, redis?: R
     ]),
     resetPassword: handler([{ name: 'reset-ip', max: config.RATE_LIMIT_PASSWORD_PER_IP, key: byIp }]),
     resendVerification: handler([
-      { name: 'resend-user', max: config.RATE_LIMIT_PASSWORD_PER_EMAIL, key: (request) => request.auth?.userId },
+      { name: 'resend-user', max: config.RATE_LIMIT_PASSWORD_PER_EMAIL, key: byUser },
+    ]),
+    currentPassword: handler([
+      { name: 'current-password-ip', max: config.RATE_LIMIT_CURRENT_PASSWORD_PER_IP, key: byIp },
+      { name: 'current-password-user', max: config.RATE_LIMIT_CURRENT_PASSWORD_PER_USER, key: byUser },
     ]),
   };
 }

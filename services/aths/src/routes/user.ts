@@ -7,7 +7,7 @@ import { bearerSecurity, errorResponses, okWith } from './common.ts';
 const tags = ['user'];
 
 export function registerUserRoutes(app: App, ctx: AthsContext): void {
-  const { users, guards } = ctx;
+  const { users, guards, rateLimits } = ctx;
 
   app.get(
     '/api/user/profile',
@@ -53,6 +53,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
     '/api/user/change-password',
     {
       onRequest: guards.user,
+      preHandler: rateLimits.currentPassword,
       schema: {
         tags,
         summary: 'Change own password (revokes every refresh token)',
@@ -79,6 +80,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
     '/api/user/account',
     {
       onRequest: guards.user,
+      preHandler: rateLimits.currentPassword,
       schema: {
         tags,
         summary: 'Close own account (soft delete: deactivates it and revokes its tokens)',
