@@ -66,6 +66,12 @@ export function rootCause(error: unknown): { code?: string; message: string } {
   return { ...(typeof code === 'string' ? { code } : {}), message: typeof message === 'string' ? message : String(current) };
 }
 
+/** Log fields for a failure: just the driver's code and message when the database is unavailable (expected, and
+ * drizzle's wrapper would add the statement and its parameters), the whole error otherwise. */
+export function errorLogFields(error: unknown): Record<string, unknown> {
+  return isDatabaseUnavailable(error) ? { database: rootCause(error) } : { err: error };
+}
+
 /** The 503 every route answers while the database is unavailable. */
 export function databaseUnavailable(): HttpError {
   return new HttpError(503, 'Database unavailable', [

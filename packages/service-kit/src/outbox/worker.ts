@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getTableName, sql } from 'drizzle-orm';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { retryWhileUnavailable } from '../db/availability.ts';
+import { errorLogFields, retryWhileUnavailable } from '../db/availability.ts';
 import { rowsOf, type Database, type DatabaseHandle } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import { registerSnapshotGauges } from '../observability/metrics.ts';
@@ -261,7 +261,7 @@ export class OutboxWorker {
       } while (this.again && this.running);
     } catch (error) {
       // Database unreachable: the tick tries again.
-      this.log.warn({ err: error }, 'outbox: claiming messages failed');
+      this.log.warn(errorLogFields(error), 'outbox: claiming messages failed');
     }
   }
 
@@ -344,7 +344,7 @@ export class OutboxWorker {
       const leaseLeft = this.leaseMs - (performance.now() - claimedAt);
       recorded = await retryWhileUnavailable(() => this.record(message, outcome, retryInMs), leaseLeft, this.stopping.signal);
     } catch (error) {
-      this.log.warn({ err: error, [this.keyLabel]: row.key }, 'outbox: recording an outcome failed; the message is retried after its lease');
+      this.log.warn({ ...errorLogFields(error), [this.keyLabel]: row.key }, 'outbox: recording an outcome failed; the message is retried after its lease');
     }
 
     const line = {
@@ -437,7 +437,7 @@ export class OutboxWorker {
       this.launch(rows[0]!, true);
     } catch (error) {
       this.probing = false;
-      this.log.warn({ err: error }, 'outbox: probe claim failed');
+      this.log.warn(errorLogFields(error), 'outbox: probe claim failed');
     }
   }
 
