@@ -63,7 +63,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
           newPassword: passwordInput,
           confirmPassword: z.string().optional(),
         }),
-        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403) },
+        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (request) => {
@@ -89,7 +89,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
           password: z.string().min(1).max(1024),
           confirmation: z.literal('DELETE', { message: 'must be exactly "DELETE"' }),
         }),
-        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 409) },
+        response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 409, 429) },
       },
     },
     async (request) => {
