@@ -7,6 +7,7 @@ export * from './http/bearer-guard.ts';
 export * from './http/pagination.ts';
 export * from './http/cors.ts';
 export * from './http/validation-messages.ts';
+export * from './http/person-name.ts';
 export * from './auth/access-token.ts';
 export * from './db/database.ts';
 export { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, mayHaveCommitted, retryWhileUnavailable } from './db/availability.ts';

@@ -10,11 +10,12 @@ import {
 } from 'fastify-type-provider-zod';
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
-import { errorBody, HttpError } from './http/envelope.ts';
+import { errorBody } from './http/envelope.ts';
 import { corsHeadersFor, registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { requestIdFrom } from './http/request-id.ts';
+import { installTextGuard } from './http/text-guard.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
 import { urlForLog, type Logger } from './observability/logger.ts';
@@ -73,16 +74,8 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   app.decorateRequest('auth', null);
   // JSON only: anything else is a 415 rather than a string the schema then rejects.
   app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser (same limits, same errors, same prototype-poisoning refusal), which also notes whether
-  // the raw text can hold U+0000 at all: JSON can only carry it as the escape \u0000, so a body without that text
-  // needs no walk in the NUL check below.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.decorateRequest('nulFreeBody', false);
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    (request as unknown as NulFlags).nulFreeBody = !(body as string).includes('\\u0000');
-    parseJson(request, body as string, done);
-  });
+  // JSON bodies that are not UTF-8, and U+0000 or lone surrogates anywhere in path, query or body: a 400 naming where.
+  installTextGuard(app);
 
   // Per-request hooks are callback-style: no promise per request on the hot path. The request id and helmet's
   // security headers go into Fastify's own reply headers, not onto the raw response: once any header is on the raw
@@ -92,23 +85,6 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     for (const [name, value] of security) reply.header(name, value);
     reply.header('x-request-id', request.id);
     done();
-  });
-  // PostgreSQL text cannot hold U+0000: refuse it at the door (400) rather than fail in the database (500).
-  // Walks only what can hold it: path and query when the raw URL has %00 (or a NUL), the body unless the JSON parser
-  // saw that its raw text has no \u0000 escape.
-  app.addHook('preValidation', (request, _reply, done) => {
-    try {
-      const url = request.url;
-      const urlMayHoldNul = url.includes('%00') || url.includes('\u0000');
-      if (urlMayHoldNul) {
-        refuseNul('path', request.params);
-        refuseNul('query', request.query);
-      }
-      if (request.body !== undefined && !(request as unknown as NulFlags).nulFreeBody) refuseNul('body', request.body);
-      done();
-    } catch (error) {
-      done(error as Error);
-    }
   });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
@@ -140,18 +116,6 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   return app;
 }
 
-interface NulFlags {
-  nulFreeBody: boolean;
-}
-
-function refuseNul(location: 'path' | 'query' | 'body', value: unknown): void {
-  const field = nulCharacterPath(value);
-  if (field !== undefined) {
-    const name = [location, ...field].join(' -> ');
-    throw new HttpError(400, 'Validation failed', [{ field: name, message: 'must not contain the NUL character (\\u0000)' }]);
-  }
-}
-
 // helmet itself, the very copy @fastify/helmet runs.
 type HelmetMiddleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
 const helmet = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'))('helmet') as (options?: object) => HelmetMiddleware;
@@ -173,33 +137,6 @@ export function securityHeaders(): ReadonlyArray<readonly [string, string]> {
   });
   if (failure) throw failure;
   return headers;
-}
-
-/** Where the first string (or key) holding U+0000 is in a parsed value, or undefined; walks at most 100,000 nodes. */
-export function nulCharacterPath(value: unknown): string[] | undefined {
-  interface Node {
-    value: unknown;
-    key: string | undefined;
-    parent: Node | undefined;
-  }
-  const pathOf = (node: Node | undefined, last?: string) => {
-    const path: string[] = last === undefined ? [] : [last];
-    for (let at = node; at && at.key !== undefined; at = at.parent) path.unshift(at.key);
-    return path;
-  };
-  const stack: Node[] = [{ value, key: undefined, parent: undefined }];
-  for (let visited = 0; stack.length > 0 && visited < 100_000; visited++) {
-    const node = stack.pop()!;
-    if (typeof node.value === 'string') {
-      if (node.value.includes('\u0000')) return pathOf(node);
-    } else if (node.value !== null && typeof node.value === 'object') {
-      for (const [key, child] of Object.entries(node.value)) {
-        if (key.includes('\u0000')) return pathOf(node, key);
-        stack.push({ value: child, key, parent: node });
-      }
-    }
-  }
-  return undefined;
 }
 
 /**

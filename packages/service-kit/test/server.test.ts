@@ -71,7 +71,7 @@ describe('shared HTTP behaviour', () => {
     };
     const good = JSON.stringify({ email: 'a@b.co', name: 'abc' });
     expect(await refused(`/things/${id}`, '{"email":"a@b.co","name":"ab\\u0000","address":{"city":"x"}}')).toBe('body -> name');
-    expect(await refused(`/things/${id}`, '{"email":"a@b.co","name":"abc","address":{"ci\\u0000ty":"x"}}')).toBe('body -> address -> ci\u0000ty');
+    expect(await refused(`/things/${id}`, '{"email":"a@b.co","name":"abc","address":{"ci\\u0000ty":"x"}}')).toBe('body -> address');
     expect(await refused(`/things/${id}?q=a%00b`, good)).toBe('query -> q');
     expect(await refused(`/things/a%00${'a'.repeat(22)}`, good)).toBe('path -> id');
     const escaped = await app.inject({
