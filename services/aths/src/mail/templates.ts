@@ -10,8 +10,11 @@ function hours(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}` : `${Math.round(seconds / 60)} minutes`;
 }
 
+// No mail carries text a user chose (a name, say): anyone can register with anyone's address, so whatever the mail
+// shows would be read as the shop's own words. Hence "Hello," and no name (docs/aths.md, "Mail").
+
 /** Links to ATHS's own GET /api/auth/verify-email (`athsBaseUrl` = PUBLIC_BASE_URL), which verifies and redirects. */
-export function verificationMail(args: { to: string; fullName: string; token: string; athsBaseUrl: string; ttlSeconds: number }): MailMessage {
+export function verificationMail(args: { to: string; token: string; athsBaseUrl: string; ttlSeconds: number }): MailMessage {
   const url = link(args.athsBaseUrl, 'api/auth/verify-email', args.token);
   return {
     kind: 'email-verification',
@@ -19,7 +22,7 @@ export function verificationMail(args: { to: string; fullName: string; token: st
     subject: 'Verify your e-mail address',
     link: url,
     text: [
-      `Hello ${args.fullName},`,
+      'Hello,',
       '',
       'Please confirm your e-mail address by opening this link:',
       url,
@@ -31,7 +34,7 @@ export function verificationMail(args: { to: string; fullName: string; token: st
 }
 
 /** Links to the app's page (`baseUrl` = APP_BASE_URL): the new password is chosen there. */
-export function passwordResetMail(args: { to: string; fullName: string; token: string; baseUrl: string; ttlSeconds: number }): MailMessage {
+export function passwordResetMail(args: { to: string; token: string; baseUrl: string; ttlSeconds: number }): MailMessage {
   const url = link(args.baseUrl, 'reset-password', args.token);
   return {
     kind: 'password-reset',
@@ -39,7 +42,7 @@ export function passwordResetMail(args: { to: string; fullName: string; token: s
     subject: 'Reset your password',
     link: url,
     text: [
-      `Hello ${args.fullName},`,
+      'Hello,',
       '',
       'Someone (hopefully you) asked to reset the password of your account. Open this link to choose a new one:',
       url,

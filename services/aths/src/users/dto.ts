@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES } from '@shop/service-kit';
+import { personNameSchema, ROLES } from '@shop/service-kit';
 import type { UserRow } from './schema.ts';
 
 export const emailInput = z.string().trim().toLowerCase().max(254, 'must be at most 254 characters').pipe(z.email());
@@ -10,7 +10,8 @@ export const passwordInput = z
   .max(128)
   .regex(/(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])/, 'must contain at least one lower-case letter, one upper-case letter and one digit');
 
-export const fullNameInput = z.string().trim().min(2).max(100);
+/** The kit's name rule (also CRMS's): no control or invisible formatting characters, 2–100 characters. */
+export const fullNameInput = personNameSchema;
 
 export const contactNumberInput = z
   .string()

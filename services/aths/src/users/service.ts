@@ -114,7 +114,6 @@ export class UserService {
     this.deps.mailer.enqueue(
       verificationMail({
         to: user.email,
-        fullName: user.fullName,
         token,
         athsBaseUrl: this.deps.config.PUBLIC_BASE_URL,
         ttlSeconds: this.deps.config.EMAIL_VERIFICATION_TTL,
@@ -284,7 +283,6 @@ export class UserService {
       this.deps.mailer.enqueue(
         passwordResetMail({
           to: user.email,
-          fullName: user.fullName,
           token,
           baseUrl: this.deps.config.APP_BASE_URL,
           ttlSeconds: this.deps.config.PASSWORD_RESET_TTL,
