@@ -1,4 +1,4 @@
-import { isoOrNull, listSchema, objectIdSchema, paginationQuery } from '@shop/service-kit';
+import { isoOrNull, listSchema, objectIdSchema, paginationQuery, personNameSchema } from '@shop/service-kit';
 import { z } from 'zod';
 import { CUSTOMER_STATUSES, CUSTOMER_TYPES, type CustomerRow, type CustomerStatusChangeRow } from './schema.ts';
 
@@ -6,20 +6,22 @@ import { CUSTOMER_STATUSES, CUSTOMER_TYPES, type CustomerRow, type CustomerStatu
 // Field rules (input)
 // ---------------------------------------------------------------------------------------------------------------
 
-/** An unpaired UTF-16 surrogate cannot be stored (jsonb rejects it; text would silently turn it into U+FFFD). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const SURROGATE_MESSAGE = 'must not contain unpaired surrogate characters';
-const wellFormed = (value: string) => !LONE_SURROGATE.test(value);
-/** A string rule that also refuses unpaired surrogates (a 400, never a database 500). */
-const text = () => z.string().refine(wellFormed, SURROGATE_MESSAGE);
+// NUL and unpaired surrogates (which neither text nor jsonb can hold) are refused for every string of every request
+// by the kit (a 400 naming the field), so the rules below need not repeat it.
 
 /** The seed only asks for ≥ 1 character; 255 keeps a hostile value from overflowing the unique index. */
-export const userIdField = z.string().min(1).max(255).refine(wellFormed, SURROGATE_MESSAGE);
+export const userIdField = z.string().min(1).max(255);
 /** Valid address, trimmed, stored lower-case (not a uniqueness key in CRMS). */
 export const emailField = z.string().trim().toLowerCase().email().max(254);
-export const fullNameField = z.string().trim().min(2).max(100).refine(wellFormed, SURROGATE_MESSAGE);
+/** A name an administrator types: the kit's rule, the one ATHS applies (no control or invisible formatting characters). */
+export const fullNameField = personNameSchema;
+/**
+ * The name in ATHS's copy of a user (internal create and profile sync, repair on read): length only, so that a name
+ * ATHS stored before the name rule existed still reaches CRMS instead of dead-lettering the customer (docs/crms.md).
+ */
+export const mirroredFullNameField = z.string().trim().min(2).max(100);
 /** The seed's rule: 10–20 characters (after trimming), no character class imposed. */
-export const contactNumberField = z.string().trim().min(10).max(20).refine(wellFormed, SURROGATE_MESSAGE);
+export const contactNumberField = z.string().trim().min(10).max(20);
 export const customerStatusField = z.enum(CUSTOMER_STATUSES);
 export const customerTypeField = z.enum(CUSTOMER_TYPES);
 
@@ -29,7 +31,7 @@ export const userIdParams = z.object({ userId: userIdField });
 export const createCustomerBody = z.object({
   userId: userIdField,
   email: emailField,
-  fullName: fullNameField,
+  fullName: mirroredFullNameField,
   contactNumber: contactNumberField,
 });
 export type CreateCustomerInput = z.output<typeof createCustomerBody>;
@@ -42,7 +44,19 @@ const count = z.number().int().min(0).max(MAX_COUNT);
 const money = z.number().min(0).max(MAX_VALUE);
 const countDelta = z.number().int().min(-MAX_COUNT).max(MAX_COUNT);
 const moneyDelta = z.number().min(-MAX_VALUE).max(MAX_VALUE);
-const dateOrNull = z.iso.datetime({ offset: true }).nullable();
+// The instants CRMS stores and reads back exactly. Dates reach PostgreSQL as Date#toISOString(), which it reads for
+// years 1–9999 only (no year 0; an offset can push a date past either end), and come back as PostgreSQL's text,
+// which JavaScript's Date misreads for years 1–99 (0001 becomes 2001): hence years 100–9999 (docs/crms.md).
+const FIRST_STORABLE = Date.parse('0100-01-01T00:00:00.000Z');
+const LAST_STORABLE = Date.parse('9999-12-31T23:59:59.999Z');
+const storableInstant = (value: string) => {
+  const time = Date.parse(value);
+  return time >= FIRST_STORABLE && time <= LAST_STORABLE;
+};
+const dateOrNull = z.iso
+  .datetime({ offset: true, abort: true })
+  .refine(storableInstant, 'must be between 0100-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z')
+  .nullable();
 
 export const COUNTERS = ['totalOrders', 'totalOrderValue', 'totalComplaints', 'openComplaints'] as const;
 export type Counter = (typeof COUNTERS)[number];
@@ -90,36 +104,15 @@ const atLeastOne = (what: string) => (body: Record<string, unknown>, ctx: z.Refi
 export const profileSyncBody = z
   .object({
     email: emailField.optional(),
-    fullName: fullNameField.optional(),
+    fullName: mirroredFullNameField.optional(),
     contactNumber: contactNumberField.optional(),
     customerStatus: customerStatusField.optional(),
   })
   .superRefine(atLeastOne('email, fullName, contactNumber, customerStatus'));
 export type ProfileSyncInput = z.output<typeof profileSyncBody>;
 
-/** A JSON object whose keys and strings can all be stored in jsonb. */
-const jsonObject = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
-  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
-  for (let visited = 0; stack.length > 0 && visited < 100_000; visited++) {
-    const node = stack.pop()!;
-    if (typeof node.value === 'string') {
-      if (!wellFormed(node.value)) {
-        ctx.addIssue({ code: 'custom', path: node.path, message: SURROGATE_MESSAGE });
-        return;
-      }
-    } else if (node.value !== null && typeof node.value === 'object') {
-      for (const [key, child] of Object.entries(node.value)) {
-        if (!wellFormed(key)) {
-          ctx.addIssue({ code: 'custom', path: node.path, message: `keys ${SURROGATE_MESSAGE}` });
-          return;
-        }
-        stack.push({ value: child, path: [...node.path, key] });
-      }
-    }
-  }
-});
-/** Response side: any JSON object (no refinement needed to serialise). */
-const jsonObjectOut = z.record(z.string(), z.unknown());
+/** Any JSON object (the kit has already refused keys and strings jsonb cannot store); requests and responses alike. */
+const jsonObject = z.record(z.string(), z.unknown());
 export const MAX_TAGS = 50;
 
 export const updateCustomerBody = z
@@ -127,7 +120,7 @@ export const updateCustomerBody = z
     fullName: fullNameField.optional(),
     contactNumber: contactNumberField.optional(),
     customerType: customerTypeField.optional(),
-    tags: z.array(text().trim().min(1).max(50)).max(MAX_TAGS).optional(),
+    tags: z.array(z.string().trim().min(1).max(50)).max(MAX_TAGS).optional(),
     preferences: jsonObject.optional(),
     metadata: jsonObject.optional(),
   })
@@ -136,7 +129,7 @@ export type UpdateCustomerInput = z.output<typeof updateCustomerBody>;
 
 export const statusBody = z.object({
   status: customerStatusField,
-  reason: text().trim().max(500).optional(),
+  reason: z.string().trim().max(500).optional(),
 });
 
 export const typeBody = z
@@ -149,7 +142,7 @@ export const typeBody = z
     }
   });
 
-const noteText = text().trim().min(1).max(1000);
+const noteText = z.string().trim().min(1).max(1000);
 export const noteBody = z
   .object({ notes: noteText.optional(), content: noteText.optional() })
   .superRefine((body, ctx) => {
@@ -166,12 +159,12 @@ export const listQuery = paginationQuery.extend({
   type: customerTypeField.optional(),
   sortBy: z.enum(SORT_FIELDS).default('customerSince'),
   sortOrder: z.enum(['asc', 'desc']).default('desc'),
-  search: text().trim().max(100).optional(),
+  search: z.string().trim().max(100).optional(),
 });
 export type ListQuery = z.output<typeof listQuery>;
 
 export const searchQuery = paginationQuery.extend({
-  q: text().trim().min(2).max(100),
+  q: z.string().trim().min(2).max(100),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -207,8 +200,8 @@ export const customerRecordSchema = z.object({
   ...listItemShape,
   notes: z.array(noteSchema),
   tags: z.array(z.string()),
-  preferences: jsonObjectOut,
-  metadata: jsonObjectOut,
+  preferences: jsonObject,
+  metadata: jsonObject,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
