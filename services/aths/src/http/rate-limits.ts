@@ -26,7 +26,7 @@ interface Limit {
 }
 
 /** IPv4 per address; IPv6 per /64 (one subscriber's allocation); IPv4-mapped IPv6 (`::ffff:a.b.c.d`) as IPv4. */
-const byIp = (request: FastifyRequest) => normalizeIP(request.ip, 64);
+const byIp = (request: FastifyRequest) => normalizeIP(request.ip ?? '', 64); // ip is undefined once the socket is gone
 const byUser = (request: FastifyRequest) => request.auth?.userId;
 /** Per-e-mail counters are keyed by a digest, so addresses never sit in the counter store. */
 const byEmail = (request: FastifyRequest) => {
