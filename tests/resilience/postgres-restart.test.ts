@@ -67,7 +67,7 @@ async function query<T>(url: string, text: string, values: unknown[] = []): Prom
 const unavailable = privatePostgresUnavailable();
 if (unavailable) console.warn(`PostgreSQL restart tests skipped: ${unavailable}`);
 
-describe.skipIf(unavailable !== undefined)('services and a PostgreSQL that is not up yet, or restarts under load', () => {
+describe.skipIf(unavailable !== undefined)(`services and a PostgreSQL that is not up yet, or restarts under load${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let server: PostgresServer;
   const processes: ServiceProcess[] = [];
   const withPassword = (database: string) => server.url(database).replace('postgres@', `postgres:${DB_PASSWORD}@`);

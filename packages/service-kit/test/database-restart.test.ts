@@ -19,7 +19,7 @@ const unavailable = privatePostgresUnavailable();
 if (unavailable) console.warn(`database restart tests skipped: ${unavailable}`);
 
 // The kit's PostgreSQL handle across a restart of a server of the test's own (never the shared one).
-describe.skipIf(unavailable !== undefined)('the kit database handle when PostgreSQL restarts', () => {
+describe.skipIf(unavailable !== undefined)(`the kit database handle when PostgreSQL restarts${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let server: PostgresServer;
   let handle: DatabaseHandle;
 

@@ -11,7 +11,7 @@ export const crmsEnvSchema = baseEnvSchema.extend({
   PORT: envInteger(5002, 0),
   ATHS_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:5001'),
   ATHS_SERVICE_API_KEY: z.string().optional(),
-  /** At least 2: the kit's PostgreSQL migration holds one connection (advisory lock) while migrating on another. */
+  /** PostgreSQL pool size (migrations and LISTEN use connections of their own, outside the pool). */
   DB_POOL_SIZE: envInteger(10, 2),
   /** How long ATHS's answer on an administrator's role and isActive is trusted (docs/crms.md "Stale administrator tokens"). */
   ADMIN_ACCOUNT_CACHE_MS: envInteger(5_000, 0),
