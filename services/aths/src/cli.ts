@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, createLogger } from '@shop/service-kit';
+import { ConfigError, createLogger, personNameSchema } from '@shop/service-kit';
 import { buildApp, SERVICE_NAME, type AthsApp, type BuildAppDeps } from './app.ts';
 import { loadAthsConfig, type AthsConfig } from './config.ts';
 import { provisioningCommands } from './customer-provisioning/cli.ts';
@@ -63,9 +63,14 @@ export const commands: Record<string, CliCommand> = {
         ctx.out(`--password ${problem}`);
         return 2;
       }
+      const fullName = personNameSchema.safeParse(values.name);
+      if (!fullName.success) {
+        ctx.out(`--name ${fullName.error.issues[0]!.message}`);
+        return 2;
+      }
       const app = await ctx.app();
       const user = await app.aths.users.createUser(
-        { email: values.email.trim().toLowerCase(), password, fullName: values.name!, contactNumber: values.contact!, role: 'Administrator', emailVerified: true },
+        { email: values.email.trim().toLowerCase(), password, fullName: fullName.data, contactNumber: values.contact!, role: 'Administrator', emailVerified: true },
         { sendVerification: false },
       );
       ctx.out(`Created Administrator ${user.email} (${user.id})`);

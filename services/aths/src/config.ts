@@ -8,6 +8,7 @@ import {
   envInteger,
   MIN_SECRET_LENGTH,
   outboxEnvShape,
+  personNameSchema,
   requireSecrets,
 } from '@shop/service-kit';
 import { passwordProblem } from './users/password-rule.ts';
@@ -48,7 +49,7 @@ export const athsEnvSchema = baseEnvSchema.extend({
   CRMS_SERVICE_API_KEY: optionalText,
   ADMIN_EMAIL: optionalText.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalText,
-  ADMIN_FULL_NAME: optionalText,
+  ADMIN_FULL_NAME: optionalText.pipe(personNameSchema.optional()),
   SMTP_URL: optionalText,
   MAIL_FROM: z.string().min(3).default('ATHS <no-reply@localhost>'),
   APP_BASE_URL: z.url().default('http://localhost:3000'),

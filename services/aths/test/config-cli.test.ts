@@ -55,6 +55,9 @@ describe('ATHS configuration', () => {
     expect(() => loadAthsConfig({ ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'weak' })).toThrow(/ADMIN_PASSWORD/);
     expect(() => loadAthsConfig({ ADMIN_EMAIL: 'root@example.com' })).toThrow(/ADMIN_PASSWORD/);
     expect(() => loadAthsConfig({ ADMIN_EMAIL: 'not-an-email', ADMIN_PASSWORD: 'Strong123' })).toThrow(/ADMIN_EMAIL/);
+    // The name rule of every other way in (docs/aths.md, "Names").
+    expect(() => loadAthsConfig({ ADMIN_FULL_NAME: 'Site \u202eAdmin' })).toThrow(/ADMIN_FULL_NAME/);
+    expect(loadAthsConfig({ ADMIN_FULL_NAME: ' Zoë Admin ' }).ADMIN_FULL_NAME).toBe('Zoë Admin');
   });
 });
 
@@ -67,6 +70,9 @@ describe('ATHS admin CLI', () => {
     expect(lines.join('\n')).toContain('rotate-signing-key');
     expect(await runCli(['nope'], env, out)).toBe(2);
     expect(await runCli(['create-admin'], env, out)).toBe(2);
+    lines.length = 0;
+    expect(await runCli(['create-admin', '--email', 'ops2@example.com', '--name', 'Ops\nVisit evil.example'], env, out)).toBe(2);
+    expect(lines).toEqual([expect.stringMatching(/^--name must not contain control or invisible formatting characters/)]);
     lines.length = 0;
     expect(await runCli(['create-admin', '--email', 'Ops@Example.com'], env, out)).toBe(0);
     expect(lines[0]).toMatch(/^Created Administrator ops@example.com \([0-9a-f]{24}\)$/);
