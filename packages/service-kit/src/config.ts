@@ -26,6 +26,9 @@ export const envBoolean = (fallback: boolean) => booleanFlag.optional().transfor
 export const envInteger = (fallback: number, min = 0) =>
   z.coerce.number().int().min(min).optional().transform((value) => value ?? fallback);
 
+/** Minimum length of a secret accepted in production (128 bits of hex). */
+export const MIN_SECRET_LENGTH = 32;
+
 /** Variables every service reads. */
 export const baseEnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -41,6 +44,13 @@ export const baseEnvSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('shop'),
   /** Browser origins allowed by CORS, comma-separated; parsed by `corsOrigins()` (defaults depend on NODE_ENV). */
   CORS_ORIGINS: z.string().optional(),
+  /** Bearer tokens GET /metrics requires, comma-separated (several during a rotation); unset: /metrics is open. */
+  METRICS_TOKEN: csvList.refine(
+    (tokens) => tokens.every((token) => token.length >= MIN_SECRET_LENGTH),
+    `every token must be at least ${MIN_SECRET_LENGTH} characters`,
+  ),
+  /** Serve /docs (Swagger UI, OpenAPI); unset: on, except in production. Read by `operationsAccess()`. */
+  EXPOSE_DOCS: booleanFlag.optional(),
 });
 
 export type BaseConfig = z.output<typeof baseEnvSchema>;
@@ -57,9 +67,6 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   }
   return result.data;
 }
-
-/** Minimum length of a secret accepted in production (128 bits of hex). */
-export const MIN_SECRET_LENGTH = 32;
 
 /**
  * Production refuses to start with a missing or weak secret; development generates a throw-away one so that

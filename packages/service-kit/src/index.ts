@@ -6,6 +6,7 @@ export * from './http/api-key-guard.ts';
 export * from './http/bearer-guard.ts';
 export * from './http/pagination.ts';
 export * from './http/cors.ts';
+export * from './http/operations-access.ts';
 export * from './http/validation-messages.ts';
 export * from './http/person-name.ts';
 export * from './auth/access-token.ts';

@@ -11,8 +11,10 @@ import {
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
 import { errorBody } from './http/envelope.ts';
+import { clientErrorHandler } from './http/client-error.ts';
 import { corsHeadersFor, registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
+import type { OperationsAccess } from './http/operations-access.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { requestIdFrom } from './http/request-id.ts';
 import { installTextGuard } from './http/text-guard.ts';
@@ -37,6 +39,8 @@ export interface ServerOptions {
   serverFactory?: FastifyServerFactory;
   /** Exact browser origins allowed by CORS (`corsOrigins()` reads them from CORS_ORIGINS); none: no CORS headers. */
   corsOrigins?: readonly string[];
+  /** Who may read /metrics and /docs (`operationsAccess(config)`); default: both open. */
+  operations?: OperationsAccess;
 }
 
 /**
@@ -46,6 +50,7 @@ export interface ServerOptions {
  */
 export async function buildServer(options: ServerOptions): Promise<App> {
   const corsHeaders = corsHeadersFor(options.corsOrigins ?? []);
+  const security = securityHeaders().map(([name, value]) => [name.toLowerCase(), value] as const);
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     genReqId: requestIdFrom,
@@ -55,6 +60,8 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
     return503OnClosing: true,
+    // What Node's HTTP parser refuses (431 oversized headers, 400, 408) answers in the envelope too.
+    clientErrorHandler: clientErrorHandler(security),
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
     // Errors raised by the router before any hook runs (malformed percent-encoding, a path parameter over
     // maxParamLength) leave in the contract's envelope too, as a 400 naming the path.
@@ -80,7 +87,6 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   // Per-request hooks are callback-style: no promise per request on the hot path. The request id and helmet's
   // security headers go into Fastify's own reply headers, not onto the raw response: once any header is on the raw
   // response, Node passes every header Fastify writes through setHeader again.
-  const security = securityHeaders().map(([name, value]) => [name.toLowerCase(), value] as const);
   app.addHook('onRequest', (request, reply, done) => {
     for (const [name, value] of security) reply.header(name, value);
     reply.header('x-request-id', request.id);
@@ -110,8 +116,8 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
-  instrumentHttp(app, options.metrics);
+  if (options.operations?.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  instrumentHttp(app, options.metrics, options.operations?.metricsTokens);
   registerHealthRoutes(app, { service: options.service, version: options.version, checks: options.readiness });
   return app;
 }

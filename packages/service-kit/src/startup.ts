@@ -4,6 +4,7 @@ import type { FastifyServerFactory } from 'fastify';
 import { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, redactUrl, rootCause, sleep } from './db/availability.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { errorBody } from './http/envelope.ts';
+import type { OperationsAccess } from './http/operations-access.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
@@ -24,6 +25,8 @@ export interface StartServiceOptions<A extends App> {
   buildApp: (database: DatabaseHandle, serverFactory: FastifyServerFactory) => Promise<A>;
   /** How long a shutdown may take before the process exits anyway (default 10 s). */
   graceMs?: number;
+  /** Who may read /metrics (and /docs) while starting: pass the app's `operationsAccess(config)`. */
+  operations?: OperationsAccess;
 }
 
 export interface StartedService<A extends App> {
@@ -142,6 +145,7 @@ async function buildStandIn(options: StartServiceOptions<App>, waitingFor: () =>
     description: 'starting',
     logger: options.logger,
     metrics: createMetricsRegistry(options.service),
+    ...(options.operations ? { operations: options.operations } : {}),
     readiness: {
       database: () => Promise.reject(new Error(waitingFor())),
     },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { buildServer, createMetricsRegistry, loggerOptions, ok, urlForLog, type App } from '../src/index.ts';
+import { buildServer, createMetricsRegistry, loggerOptions, ok, type App } from '../src/index.ts';
 
 describe('the request log line', () => {
   const lines: Array<Record<string, unknown>> = [];
@@ -16,17 +16,11 @@ describe('the request log line', () => {
   });
   afterAll(async () => app.close());
 
-  it('censors the values of secret-bearing query parameters (a mailed link) and keeps the others', async () => {
+  it('censors the values of every query parameter (a mailed link\'s token among them), keeping their names', async () => {
     const res = await app.inject({ method: 'GET', url: '/link?page=2&token=mailed-secret-1&refreshToken=r-secret-2&TOKEN=x#frag' });
     expect(res.statusCode).toBe(200);
     const line = lines.find((entry) => entry.msg === 'request completed' && String(entry.url).startsWith('/link'));
-    expect(line?.url).toBe('/link?page=2&token=[redacted]&refreshToken=[redacted]&TOKEN=[redacted]');
+    expect(line?.url).toBe('/link?page=[redacted]&token=[redacted]&refreshToken=[redacted]&TOKEN=[redacted]');
     expect(JSON.stringify(lines)).not.toMatch(/mailed-secret-1|r-secret-2/);
-  });
-
-  it('leaves URLs without such parameters as they are', () => {
-    expect(urlForLog('/api/customers?page=1&limit=20')).toBe('/api/customers?page=1&limit=20');
-    expect(urlForLog('/api/auth/verify-email')).toBe('/api/auth/verify-email');
-    expect(urlForLog('/x?mytoken=1&token=')).toBe('/x?mytoken=1&token=[redacted]');
   });
 });

@@ -10,6 +10,7 @@ import {
   createMetricsRegistry,
   forbidden,
   openDatabase,
+  operationsAccess,
   unauthorized,
   type AccessClaims,
   type DatabaseHandle,
@@ -178,6 +179,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       metrics,
       trustProxy: config.TRUST_PROXY,
       corsOrigins: config.CORS_ORIGINS,
+      operations: operationsAccess(config),
       serverFactory: deps.serverFactory,
       readiness: {
         database: () => database.ping(),

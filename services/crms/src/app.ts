@@ -3,6 +3,7 @@ import {
   buildServer,
   createLogger,
   createMetricsRegistry,
+  operationsAccess,
   type AccessClaims,
   type App,
   type DatabaseHandle,
@@ -63,6 +64,7 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
       logger,
       metrics,
       corsOrigins: config.CORS_ORIGINS,
+      operations: operationsAccess(config),
       serverFactory: deps.serverFactory,
       readiness: { database: () => database.ping() },
     });

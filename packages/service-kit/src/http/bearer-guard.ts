@@ -18,16 +18,21 @@ export interface BearerGuardOptions {
   isAccountActive?: (claims: AccessClaims) => Promise<boolean>;
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9\-_.~+/]+=*)$/;
+// The scheme is case-insensitive (RFC 7235 §2.1: `bearer`, `BEARER`); the token (RFC 6750 b64token) is not.
+const BEARER = /^Bearer +([A-Za-z0-9\-_.~+/]+=*)$/i;
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined when the header is missing or malformed. */
+export function bearerTokenOf(header: string | string[] | undefined): string | undefined {
+  return typeof header === 'string' ? BEARER.exec(header.trim())?.[1] : undefined;
+}
 
 export function bearerGuard(options: BearerGuardOptions) {
   return async function checkBearer(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
-    if (!match) {
+    const token = bearerTokenOf(request.headers.authorization);
+    if (token === undefined) {
       throw unauthorized('Access token is required', 'authorization', 'Send an Authorization: Bearer <access token> header');
     }
-    const claims = await options.verify(match[1]!);
+    const claims = await options.verify(token);
     if (options.roles && !options.roles.includes(claims.role)) {
       throw forbidden('Insufficient permissions', 'role', `This action requires role ${options.roles.join(' or ')}`);
     }

@@ -1,4 +1,7 @@
-import pino, { type Logger, type LoggerOptions } from 'pino';
+import pino, { type LogFn, type Logger, type LoggerOptions } from 'pino';
+import { errorForLog, messageForLog, requestForLog, textForLog } from './log-redaction.ts';
+
+export { errorForLog, messageForLog, requestForLog, textForLog, urlForLog } from './log-redaction.ts';
 
 /** Anything that could carry a secret is censored wherever it appears in a log line. */
 export const REDACTED_PATHS = [
@@ -26,11 +29,21 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
-const SECRET_QUERY_VALUE = /([?&](?:token|resetToken|accessToken|refreshToken|apiKey)=)[^&#]*/gi;
-
-/** A request URL for the log, with the values of query parameters that carry secrets (a mailed link's token) censored. */
-export function urlForLog(url: string): string {
-  return url.includes('?') ? url.replace(SECRET_QUERY_VALUE, '$1[redacted]') : url;
+/**
+ * Every log call passes here: a message that is an error's own (pino's default for `log.error(err)`, Fastify's
+ * `log.error({ err }, err.message)`) becomes the error's safe message, and URLs in messages lose their query values.
+ */
+function logMethod(this: Logger, args: unknown[], method: LogFn): void {
+  const [first, second] = args;
+  const error = first instanceof Error ? first : (first as { err?: unknown } | null)?.err;
+  if (error instanceof Error && (second === undefined || second === error.message)) {
+    args = [first, messageForLog(error), ...args.slice(2)];
+  }
+  for (let index = 0; index < args.length; index++) {
+    const value = args[index];
+    if (typeof value === 'string' && value.includes('?')) args[index] = textForLog(value);
+  }
+  (method as (...values: unknown[]) => void).apply(this, args);
 }
 
 export interface LoggerSettings {
@@ -47,6 +60,9 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     base: { service: settings.service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    // Fastify's own `req` and `err` serializers give way to these (its child loggers keep the parent's).
+    serializers: { err: errorForLog, req: requestForLog },
+    hooks: { logMethod },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { App } from '../http/app.ts';
+import { metricsGuard } from '../http/operations-access.ts';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One registry per service instance, so two services in one process (tests, `npm start`) never collide. */
@@ -9,8 +10,11 @@ export function createMetricsRegistry(service: string): Registry {
   return registry;
 }
 
-/** Request duration by route pattern (not raw URL, to keep label cardinality bounded) and status. */
-export function instrumentHttp(app: App, registry: Registry): void {
+/**
+ * Request duration by route pattern (not raw URL, to keep label cardinality bounded) and status, and `GET /metrics`
+ * (behind a bearer token when `tokens` has any).
+ */
+export function instrumentHttp(app: App, registry: Registry, tokens: readonly string[] = []): void {
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route and status code',
@@ -25,7 +29,8 @@ export function instrumentHttp(app: App, registry: Registry): void {
     );
     done();
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const onRequest = tokens.length > 0 ? { onRequest: metricsGuard(tokens) } : {};
+  app.get('/metrics', { schema: { hide: true }, ...onRequest }, async (_request, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
