@@ -155,6 +155,14 @@ describe.each(testDatabaseDrivers())('ATHS administration on %s', (driver) => {
     const stats = (await api.get('/api/admin/stats')).json().data;
     expect(stats.adminCount).toBe(1);
     await expect(aths.app.aths.users.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
+    // A deactivated Administrator does not count: the last active one still cannot be deleted.
+    const dormant = await aths.app.aths.users.createUser(
+      { email: uniqueEmail('dormant'), password: PASSWORD, fullName: 'Dormant Admin', contactNumber: '0123456789', role: 'Administrator', emailVerified: true },
+      { sendVerification: false },
+    );
+    await aths.app.aths.users.setActive(dormant.id, false, 'admin', admin.user.id);
+    await expect(aths.app.aths.users.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
+    expect((await api.del(`/api/admin/users/${dormant.id}`)).statusCode).toBe(200);
     await expect(aths.app.aths.users.changeRole('0'.repeat(24), admin.user.id, 'Customer')).rejects.toMatchObject({ statusCode: 409 });
     const selfDelete = await aths.app.inject({
       method: 'DELETE',

@@ -465,18 +465,17 @@ export class UserService {
     });
   }
 
-  /** Hard delete by an administrator: never yourself, never the last Administrator. */
+  /** Hard delete by an administrator: never yourself, never the last active Administrator. */
   async deleteUser(actorId: string, userId: string): Promise<void> {
     if (actorId === userId) {
       throw forbidden('You cannot delete your own account', 'userId', 'An administrator cannot delete their own account');
     }
     await this.write(async (tx) => {
-      const adminIds = await repo.lockAdministrators(tx);
+      await repo.lockAdministrators(tx);
       const current = await repo.findUserById(tx, userId, true);
       if (!current) throw userNotFound();
-      if (current.role === 'Administrator' && adminIds.filter((id) => id !== userId).length === 0) {
-        throw conflict('Cannot delete the last Administrator', 'userId', 'At least one Administrator must remain');
-      }
+      // Counts active ones, as deactivation and demotion do: deleting the last active one would leave no administrator.
+      if (current.role === 'Administrator' && current.isActive) await this.assertAnotherActiveAdmin(tx, userId, 'delete');
       await this.deps.hooks.onUserDeleted(tx, toUserRecord(current));
       await repo.deleteUser(tx, userId);
     });
