@@ -3,17 +3,9 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable, mayHaveCommitted, openDatabase, rowsOf, type DatabaseHandle } from '../src/index.ts';
-import { PostgresServer, privatePostgresUnavailable } from '../src/testing/index.ts';
+import { PostgresServer, privatePostgresUnavailable, waitFor } from '../src/testing/index.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 const unavailable = privatePostgresUnavailable();
 if (unavailable) console.warn(`database restart tests skipped: ${unavailable}`);

@@ -30,23 +30,12 @@ import {
   type OutboxMessage,
   type OutboxWorkerOptions,
 } from '../src/index.ts';
-import { createTestDatabase, testDatabaseDrivers, type TestDatabase } from '../src/testing/index.ts';
+import { createTestDatabase, sleep, testDatabaseDrivers, waitFor, type TestDatabase } from '../src/testing/index.ts';
 import { testOutbox } from './fixtures/outbox/schema.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./fixtures/outbox/migrations', import.meta.url));
 const open = (url: string) =>
   openDatabase({ url, defaultDir: '/nonexistent', migrationsFolder, migrationsTable: 'kit_outbox_test_migrations' });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A pino logger whose JSON lines are kept for assertions. */
 function capturingLogger() {
