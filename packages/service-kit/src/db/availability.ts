@@ -1,5 +1,6 @@
 import { HttpError } from '../http/envelope.ts';
 import { backoffDelay, type BackoffPolicy } from '../outbox/backoff.ts';
+import { errorChain, type ErrorLink } from './sql-errors.ts';
 
 /**
  * Telling "the database is not there right now" (retry later: 503) from everything else (a bug: 500).
@@ -23,11 +24,8 @@ const NOT_COMMITTED_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREAC
 const NOT_COMMITTED_MESSAGES = ['timeout exceeded when trying to connect', 'due to connection timeout'];
 
 function anyLink(error: unknown, test: (code: string | undefined, message: string) => boolean): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current !== null && typeof current === 'object'; depth++) {
-    const { code, message } = current as { code?: unknown; message?: unknown };
+  for (const { code, message } of errorChain(error)) {
     if (test(typeof code === 'string' ? code : undefined, typeof message === 'string' ? message : '')) return true;
-    current = (current as { cause?: unknown }).cause;
   }
   return false;
 }
@@ -57,12 +55,8 @@ export function mayHaveCommitted(error: unknown): boolean {
 /** The driver's own error at the bottom of a (drizzle-wrapped) chain, for logs: drizzle's message carries the parameters. */
 export function rootCause(error: unknown): { code?: string; message: string } {
   let current: unknown = error;
-  for (let depth = 0; depth < 6; depth++) {
-    const cause = (current as { cause?: unknown } | null)?.cause;
-    if (cause === null || typeof cause !== 'object') break;
-    current = cause;
-  }
-  const { code, message } = (current ?? {}) as { code?: unknown; message?: unknown };
+  for (const link of errorChain(error, 7)) current = link;
+  const { code, message } = (current ?? {}) as ErrorLink;
   return { ...(typeof code === 'string' ? { code } : {}), message: typeof message === 'string' ? message : String(current) };
 }
 

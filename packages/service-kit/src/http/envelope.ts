@@ -17,6 +17,9 @@ export interface ErrorBody {
   errors: FieldError[];
 }
 
+/** The success envelope: `ok(message)`, or `ok(message, data)` whose type says `data` is there (as route schemas do). */
+export function ok(message: string): SuccessBody<never>;
+export function ok<T>(message: string, data: T): { success: true; message: string; data: T };
 export function ok<T>(message: string, data?: T): SuccessBody<T> {
   return data === undefined ? { success: true, message } : { success: true, message, data };
 }

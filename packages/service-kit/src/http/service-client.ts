@@ -80,3 +80,15 @@ export function createServiceClient(options: ServiceClientOptions) {
 }
 
 export type ServiceClient = ReturnType<typeof createServiceClient>;
+
+/**
+ * A typed client of one of our services: `calls` are built on one pool's `request`, and the client has the pool's
+ * `baseUrl` and `close`. The shape every service-to-service client shares, written once.
+ */
+export function defineServiceClient<Calls extends object>(
+  options: ServiceClientOptions,
+  calls: (request: ServiceClient['request']) => Calls,
+): Calls & Pick<ServiceClient, 'baseUrl' | 'close'> {
+  const client = createServiceClient(options);
+  return { ...calls(client.request), baseUrl: client.baseUrl, close: client.close };
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { objectIdSchema, successSchema, type App } from '@shop/service-kit';
+import { objectIdSchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
-import { bearerSecurity, errorResponses, okWith } from '../routes/common.ts';
+import { bearerSecurity, errorResponses } from '../routes/common.ts';
 import type { ReconcileResult } from './reconcile.ts';
 
 const tags = ['admin'];
@@ -52,7 +52,7 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
         response: { 200: successSchema(syncStatusSchema), ...errorResponses(401, 403) },
       },
     },
-    async () => okWith('Customer sync status retrieved successfully', await provisioning.status()),
+    async () => ok('Customer sync status retrieved successfully', await provisioning.status()),
   );
 
   app.post(
@@ -70,7 +70,7 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
         response: { 200: successSchema(z.object({ requeued: z.number().int() })), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => okWith('Customer sync retry queued', { requeued: await provisioning.retry(request.body?.userIds) }),
+    async (request) => ok('Customer sync retry queued', { requeued: await provisioning.retry(request.body?.userIds) }),
   );
 
   app.post(
@@ -87,6 +87,6 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
         response: { 200: successSchema(z.object({ queued: z.number().int(), requeued: z.number().int() })), ...errorResponses(401, 403) },
       },
     },
-    async () => okWith('Customer sync reconciliation queued', await provisioning.reconcile()),
+    async () => ok('Customer sync reconciliation queued', await provisioning.reconcile()),
   );
 }

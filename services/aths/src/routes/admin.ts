@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import {
-  authOf,
-  objectIdSchema,
-  paginationQuery,
-  successSchema,
-  type App,
-} from '@shop/service-kit';
+import { authOf, objectIdSchema, ok, paginationQuery, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
 import {
   addressInput,
@@ -18,7 +12,7 @@ import {
   toPublicUser,
   userDataSchema,
 } from '../users/dto.ts';
-import { bearerSecurity, errorResponses, okWith } from './common.ts';
+import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['admin'];
 const userIdParams = z.object({ userId: objectIdSchema });
@@ -57,7 +51,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
     async (request) => {
       const { page, limit, role, isActive, search } = request.query;
       const { rows, total } = await users.listUsers({ page, limit, role, isActive, search: search || undefined });
-      return okWith('Users retrieved successfully', {
+      return ok('Users retrieved successfully', {
         users: rows.map(toPublicUser),
         pagination: { page, limit, total, pages: Math.ceil(total / limit) },
       });
@@ -85,7 +79,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
     },
     async (request, reply) => {
       const user = await users.createUser(request.body);
-      return reply.code(201).send(okWith('User created successfully', { user: toPublicUser(user) }));
+      return reply.code(201).send(ok('User created successfully', { user: toPublicUser(user) }));
     },
   );
 
@@ -113,7 +107,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
         },
       },
     },
-    async () => okWith('Statistics retrieved successfully', await users.stats()),
+    async () => ok('Statistics retrieved successfully', await users.stats()),
   );
 
   for (const [action, isActive] of [
@@ -134,7 +128,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
       },
       async (request) => {
         const user = await users.setActive(request.params.userId, isActive, 'admin', authOf(request).userId);
-        return okWith(isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
+        return ok(isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
       },
     );
   }
@@ -154,7 +148,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const user = await users.changeRole(authOf(request).userId, request.params.userId, request.body.role);
-      return okWith('User role updated successfully', { user: toPublicUser(user) });
+      return ok('User role updated successfully', { user: toPublicUser(user) });
     },
   );
 
@@ -175,7 +169,7 @@ export function registerAdminRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       await users.deleteUser(authOf(request).userId, request.params.userId);
-      return okWith('User deleted successfully', { userId: request.params.userId, deletedAt: new Date().toISOString() });
+      return ok('User deleted successfully', { userId: request.params.userId, deletedAt: new Date().toISOString() });
     },
   );
 }

@@ -14,7 +14,7 @@ import {
   userDataSchema,
 } from '../users/dto.ts';
 import { verificationRedirect, type VerificationFailure } from '../users/email-verification.ts';
-import { bearerSecurity, errorResponses, okWith } from './common.ts';
+import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['auth'];
 
@@ -44,7 +44,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     },
     async (request, reply) => {
       const { user, tokens } = await users.register(request.body);
-      return reply.code(201).send(okWith('User registered successfully', { user: toPublicUser(user), ...tokens }));
+      return reply.code(201).send(ok('User registered successfully', { user: toPublicUser(user), ...tokens }));
     },
   );
 
@@ -63,7 +63,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const { user, tokens } = await users.login(request.body.email, request.body.password);
-      return okWith('Login successful', { user: toPublicUser(user), ...tokens });
+      return ok('Login successful', { user: toPublicUser(user), ...tokens });
     },
   );
 
@@ -89,7 +89,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
       try {
         const tokens = await sessions.refresh(request.body.refreshToken);
         ctx.athsMetrics.refreshes.inc({ outcome: 'success' });
-        return okWith('Token refreshed successfully', tokens);
+        return ok('Token refreshed successfully', tokens);
       } catch (error) {
         ctx.athsMetrics.refreshes.inc({ outcome: 'rejected' });
         throw error;
@@ -176,7 +176,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const user = await users.verifyEmail(request.body.token);
-      return okWith('Email verified successfully', { user: toPublicUser(user) });
+      return ok('Email verified successfully', { user: toPublicUser(user) });
     },
   );
 

@@ -6,7 +6,3 @@ export const errorResponses = (...codes: number[]) => Object.fromEntries(codes.m
 export const bearerSecurity = [{ bearer: [] }];
 export const apiKeySecurity = [{ apiKey: [] }];
 
-/** `ok()` with data that is always present (so it matches the route's response schema type). */
-export function okWith<T>(message: string, data: T): { success: true; message: string; data: T } {
-  return { success: true, message, data };
-}

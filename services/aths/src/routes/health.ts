@@ -1,7 +1,6 @@
-import { errorBodySchema, successSchema, type App } from '@shop/service-kit';
+import { errorBodySchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
 import { detailedHealthCheck, detailedHealthSchema, type DetailedHealthSources } from '../health/detailed.ts';
-import { okWith } from './common.ts';
 
 /** GET /health/detailed: public like /health; 503 in the error envelope (as /health/ready) with the report as `data`. */
 export function registerDetailedHealthRoute(app: App, ctx: AthsContext, provisioning: DetailedHealthSources['provisioning']): void {
@@ -29,7 +28,7 @@ export function registerDetailedHealthRoute(app: App, ctx: AthsContext, provisio
       const data = await report();
       void reply.header('cache-control', 'no-store');
       const failing = Object.entries(data.checks).filter(([, check]) => check.status === 'failing');
-      if (failing.length === 0) return okWith('All checks passed', data);
+      if (failing.length === 0) return ok('All checks passed', data);
       return reply.code(503).send({
         success: false as const,
         message: `Failing: ${failing.map(([name]) => name).join(', ')}`,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { HttpError, notFound, objectIdSchema, successSchema, type App } from '@shop/service-kit';
+import { HttpError, notFound, objectIdSchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
 import { emailInput, toPublicUser, userDataSchema } from '../users/dto.ts';
-import { apiKeySecurity, errorResponses, okWith } from './common.ts';
+import { apiKeySecurity, errorResponses } from './common.ts';
 
 const tags = ['internal'];
 
@@ -43,7 +43,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
             data: { valid: false as const },
           });
         }
-        return okWith('Token is valid', { valid: true as const, userId: claims.userId, email: claims.email, role: claims.role });
+        return ok('Token is valid', { valid: true as const, userId: claims.userId, email: claims.email, role: claims.role });
       } catch (error) {
         if (!(error instanceof HttpError) || error.statusCode !== 401) throw error;
         return reply.code(401).send({ success: false as const, message: error.message, errors: error.errors, data: { valid: false as const } });
@@ -66,7 +66,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
     async (request) => {
       const user = await users.findUser(request.params.userId);
       if (!user) throw notFound('User not found', 'userId');
-      return okWith('User retrieved successfully', { user: toPublicUser(user) });
+      return ok('User retrieved successfully', { user: toPublicUser(user) });
     },
   );
 
@@ -85,7 +85,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
     async (request) => {
       const user = await users.findUserByEmail(request.params.email);
       if (!user) throw notFound('User not found', 'email');
-      return okWith('User retrieved successfully', { user: toPublicUser(user) });
+      return ok('User retrieved successfully', { user: toPublicUser(user) });
     },
   );
 
@@ -104,7 +104,7 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const user = await users.setActive(request.params.userId, request.body.isActive, 'internal');
-      return okWith(request.body.isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
+      return ok(request.body.isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
     },
   );
 }

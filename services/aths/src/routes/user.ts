@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { authOf, badRequest, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { AthsContext } from '../context.ts';
 import { addressInput, contactNumberInput, fullNameInput, passwordInput, toPublicUser, userDataSchema } from '../users/dto.ts';
-import { bearerSecurity, errorResponses, okWith } from './common.ts';
+import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['user'];
 
@@ -22,7 +22,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const user = await users.requireUser(authOf(request).userId);
-      return okWith('Profile retrieved successfully', { user: toPublicUser(user) });
+      return ok('Profile retrieved successfully', { user: toPublicUser(user) });
     },
   );
 
@@ -45,7 +45,7 @@ export function registerUserRoutes(app: App, ctx: AthsContext): void {
     },
     async (request) => {
       const user = await users.updateProfile(authOf(request).userId, request.body);
-      return okWith('Profile updated successfully', { user: toPublicUser(user) });
+      return ok('Profile updated successfully', { user: toPublicUser(user) });
     },
   );
 

@@ -3,6 +3,7 @@ import {
   conflict,
   forbidden,
   HttpError,
+  isUniqueViolation,
   mayHaveCommitted,
   newObjectId,
   notFound,
@@ -14,7 +15,6 @@ import {
   type Role,
 } from '@shop/service-kit';
 import type { AthsConfig } from '../config.ts';
-import { isUniqueViolation } from '../db-errors.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetMail, verificationMail } from '../mail/templates.ts';
 import type { AthsMetrics } from '../metrics.ts';
@@ -57,16 +57,7 @@ const EMAIL_TAKEN = () => conflict('Email is already registered', 'email', 'An a
 const invalidCredentials = () => unauthorized('Invalid email or password', 'credentials');
 const userNotFound = () => notFound('User not found', 'userId');
 
-function emailConstraint(error: unknown): boolean {
-  if (!isUniqueViolation(error)) return false;
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth++) {
-    const constraint = (current as { constraint?: unknown }).constraint;
-    if (typeof constraint === 'string') return constraint === 'users_email_lower_unique';
-    current = (current as { cause?: unknown }).cause;
-  }
-  return true;
-}
+const emailConstraint = (error: unknown) => isUniqueViolation(error, 'users_email_lower_unique');
 
 function cleanAddress(address: Address | undefined): Address {
   const result: Address = {};

@@ -1,4 +1,4 @@
-import { conflict, forbidden, HttpError, likePattern, notFound, type AccessClaims, type Database, type Logger } from '@shop/service-kit';
+import { conflict, forbidden, HttpError, likePattern, notFound, sqlStateOf, type AccessClaims, type Database, type Logger } from '@shop/service-kit';
 import type { Counter as PromCounter } from 'prom-client';
 import type { AthsClient } from '../aths-client.ts';
 import {
@@ -25,15 +25,6 @@ export interface CustomersServiceDeps {
 }
 
 const customerNotFound = (field = 'customerId') => notFound('Customer not found', field);
-
-/** PostgreSQL's SQLSTATE of an error from either driver (drizzle wraps the driver's error in `cause`). */
-function sqlState(error: unknown): string | undefined {
-  for (let current = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
-    if (typeof current.code === 'string' && /^[0-9A-Z]{5}$/.test(current.code)) return current.code;
-    current = current.cause as typeof current;
-  }
-  return undefined;
-}
 
 const round2 = (value: number) => Math.round(value * 100) / 100;
 
@@ -72,7 +63,7 @@ export function createCustomersService(deps: CustomersServiceDeps) {
     try {
       row = await repository.applyStatistics(db, customerId, input);
     } catch (error) {
-      if (sqlState(error) === '22003') {
+      if (sqlStateOf(error) === '22003') {
         throw conflict('Statistics update refused', 'increment', 'The change would exceed the largest value a counter can hold');
       }
       throw error;

@@ -1,4 +1,4 @@
-import { authOf, bearerGuard, paginate, successSchema, type AccessClaims, type App } from '@shop/service-kit';
+import { authOf, bearerGuard, ok, paginate, successSchema, type AccessClaims, type App } from '@shop/service-kit';
 import {
   adminCustomerSchema,
   analyticsSchema,
@@ -14,7 +14,7 @@ import {
   updateCustomerBody,
 } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { BEARER_SECURITY, bearerErrors, success } from './common.ts';
+import { BEARER_SECURITY, bearerErrors } from './common.ts';
 
 /** Administrator routes: list, search, analytics, details and every administrative change (recorded with updatedBy). */
 export function registerAdminRoutes(
@@ -86,7 +86,7 @@ export function registerAdminRoutes(
         response: { 200: successSchema(analyticsSchema), ...bearerErrors },
       },
     },
-    async () => success('Customer analytics retrieved successfully', await service.analytics()),
+    async () => ok('Customer analytics retrieved successfully', await service.analytics()),
   );
 
   app.get(
@@ -95,7 +95,7 @@ export function registerAdminRoutes(
       onRequest: guard,
       schema: { tags, summary: 'Customer details', security, params: customerIdParams, response: adminResponse },
     },
-    async (request) => success('Customer details retrieved successfully', await service.adminView(request.params.customerId)),
+    async (request) => ok('Customer details retrieved successfully', await service.adminView(request.params.customerId)),
   );
 
   app.put(
@@ -114,7 +114,7 @@ export function registerAdminRoutes(
     },
     async (request) => {
       const row = await service.update(request.params.customerId, request.body, authOf(request).userId);
-      return success('Customer updated successfully', await service.adminView(row.id, row));
+      return ok('Customer updated successfully', await service.adminView(row.id, row));
     },
   );
 
@@ -134,7 +134,7 @@ export function registerAdminRoutes(
     async (request) => {
       const { status, reason } = request.body;
       const row = await service.changeStatus(request.params.customerId, status, authOf(request).userId, { reason });
-      return success(`Customer status updated to ${status}`, await service.adminView(row.id, row));
+      return ok(`Customer status updated to ${status}`, await service.adminView(row.id, row));
     },
   );
 
@@ -154,7 +154,7 @@ export function registerAdminRoutes(
     async (request) => {
       const type = (request.body.type ?? request.body.customerType)!;
       const row = await service.setType(request.params.customerId, type, authOf(request).userId);
-      return success(`Customer type updated to ${type}`, await service.adminView(row.id, row));
+      return ok(`Customer type updated to ${type}`, await service.adminView(row.id, row));
     },
   );
 
@@ -174,7 +174,7 @@ export function registerAdminRoutes(
     async (request, reply) => {
       const text = (request.body.notes ?? request.body.content)!;
       const row = await service.addNote(request.params.customerId, text, authOf(request).userId);
-      return reply.code(201).send(success('Note added successfully', await service.adminView(row.id, row)));
+      return reply.code(201).send(ok('Note added successfully', await service.adminView(row.id, row)));
     },
   );
 
@@ -195,7 +195,7 @@ export function registerAdminRoutes(
         reason: 'Customer deleted',
         softDelete: true,
       });
-      return success('Customer deleted successfully', { customerId: row.id, deletedAt: row.deletedAt!.toISOString() });
+      return ok('Customer deleted successfully', { customerId: row.id, deletedAt: row.deletedAt!.toISOString() });
     },
   );
 }

@@ -22,7 +22,3 @@ export const bearerErrors = {
 export const API_KEY_SECURITY = [{ apiKey: [] }];
 export const BEARER_SECURITY = [{ bearer: [] }];
 
-/** A success envelope whose `data` is always present (what the routes' response schemas promise). */
-export function success<T>(message: string, data: T): { success: true; message: string; data: T } {
-  return { success: true, message, data };
-}

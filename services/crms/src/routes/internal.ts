@@ -1,4 +1,4 @@
-import { apiKeyGuard, errorBodySchema, HttpError, isDatabaseUnavailable, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
+import { apiKeyGuard, errorBodySchema, HttpError, isDatabaseUnavailable, ok, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
 import {
   createCustomerBody,
   customerIdParams,
@@ -9,7 +9,7 @@ import {
   userIdParams,
 } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { API_KEY_SECURITY, internalErrors, success } from './common.ts';
+import { API_KEY_SECURITY, internalErrors } from './common.ts';
 
 const recordResponse = { 200: successSchema(customerRecordSchema), ...internalErrors };
 const createResponse = { 200: successSchema(customerRecordSchema), 400: errorBodySchema, 401: errorBodySchema, 500: errorBodySchema, 503: errorBodySchema };
@@ -46,7 +46,7 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
         request.log.error({ err: error, userId: request.body.userId }, 'customer create failed');
         throw new HttpError(500, 'Failed to create customer record', [SERVER_ERROR]);
       }
-      return success(result.created ? 'Customer created successfully' : 'Customer already exists', toRecord(result.customer));
+      return ok(result.created ? 'Customer created successfully' : 'Customer already exists', toRecord(result.customer));
     },
   );
 
@@ -62,7 +62,7 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
         response: recordResponse,
       },
     },
-    async (request) => success('Customer retrieved successfully', toRecord(await service.getByUserId(request.params.userId))),
+    async (request) => ok('Customer retrieved successfully', toRecord(await service.getByUserId(request.params.userId))),
   );
 
   app.patch(
@@ -82,7 +82,7 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
       },
     },
     async (request) =>
-      success('Customer statistics updated successfully', toRecord(await service.updateStatistics(request.params.customerId, request.body))),
+      ok('Customer statistics updated successfully', toRecord(await service.updateStatistics(request.params.customerId, request.body))),
   );
 
   app.patch(
@@ -98,6 +98,6 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
         response: recordResponse,
       },
     },
-    async (request) => success('Customer updated successfully', toRecord(await service.syncProfile(request.params.userId, request.body))),
+    async (request) => ok('Customer updated successfully', toRecord(await service.syncProfile(request.params.userId, request.body))),
   );
 }

@@ -1,7 +1,7 @@
-import { authOf, bearerGuard, successSchema, type AccessClaims, type App } from '@shop/service-kit';
+import { authOf, bearerGuard, ok, successSchema, type AccessClaims, type App } from '@shop/service-kit';
 import { customerRecordSchema, statisticsSchema, toRecord, toStatistics } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { BEARER_SECURITY, bearerErrors, success } from './common.ts';
+import { BEARER_SECURITY, bearerErrors } from './common.ts';
 
 /** The caller's own record (repaired from ATHS when a Customer has none yet). */
 export function registerMeRoutes(
@@ -23,7 +23,7 @@ export function registerMeRoutes(
         response: { 200: successSchema(customerRecordSchema), ...bearerErrors },
       },
     },
-    async (request) => success('Customer profile retrieved successfully', toRecord(await service.getOwn(authOf(request)))),
+    async (request) => ok('Customer profile retrieved successfully', toRecord(await service.getOwn(authOf(request)))),
   );
 
   app.get(
@@ -37,6 +37,6 @@ export function registerMeRoutes(
         response: { 200: successSchema(statisticsSchema), ...bearerErrors },
       },
     },
-    async (request) => success('Customer statistics retrieved successfully', toStatistics(await service.getOwn(authOf(request)))),
+    async (request) => ok('Customer statistics retrieved successfully', toStatistics(await service.getOwn(authOf(request)))),
   );
 }
