@@ -93,7 +93,7 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('a registration whose
     await testDb?.drop();
   });
 
-  /** ATHS on a fresh pool through the proxy (so the registration statement is prepared, and its text sent, anew). */
+  /** ATHS on a fresh pool through the proxy (registration is one transaction: its user insert, then its COMMIT). */
   async function athsThroughProxy(): Promise<AthsApp> {
     const url = new URL(testDb.url);
     url.host = `127.0.0.1:${proxy.port}`;
@@ -115,7 +115,8 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('a registration whose
 
   it('answers 201 when the write committed before the connection died (a 503 would hide the account)', async () => {
     const app = await athsThroughProxy();
-    proxy.arm('INSERT INTO users', 'after-commit');
+    // The transaction's COMMIT: a NUL-terminated query text (the e-mail in the insert's parameters holds "commit" too).
+    proxy.arm('commit\0', 'after-commit');
     const response = await register(app, 'committed@example.com');
     expect(proxy.fired).toBe(true);
     expect(response.statusCode).toBe(201);
@@ -127,7 +128,7 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('a registration whose
 
   it('answers 503 in the envelope when the write never reached the database, and a retry then registers', async () => {
     const app = await athsThroughProxy();
-    proxy.arm('INSERT INTO users', 'before');
+    proxy.arm('insert into "users"', 'before');
     const response = await register(app, 'not-committed@example.com');
     expect(proxy.fired).toBe(true);
     expect(response.statusCode).toBe(503);

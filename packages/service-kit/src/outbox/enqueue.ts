@@ -1,5 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm';
-import { getTableName } from 'drizzle-orm';
+import { getTableName, sql } from 'drizzle-orm';
 import { rowsOf, type Executor } from '../db/database.ts';
 import type { OutboxTable } from './table.ts';
 
@@ -28,29 +27,16 @@ export async function enqueue(
   const list = Array.isArray(messages) ? messages : [messages];
   if (list.length === 0) return [];
   const name = getTableName(table);
+  const values = sql.join(
+    list.map((message) => sql`(${message.topic}, ${message.key}, ${JSON.stringify(message.payload ?? null)}::jsonb)`),
+    sql`, `,
+  );
   const rows = await rowsOf<{ id: string }>(
     tx,
     sql`WITH inserted AS (
-          ${outboxInsert(table, list)}
+          INSERT INTO ${sql.identifier(name)} (topic, key, payload) VALUES ${values} RETURNING id
         )
         SELECT inserted.id::text AS id, pg_notify(${name}, '') AS notified FROM inserted`,
   );
   return rows.map((row) => row.id);
-}
-
-/**
- * The `INSERT … RETURNING id` of `enqueue`, for a caller that writes its messages inside its own single statement
- * (as a CTE, saving the transaction's extra round trips); that statement must also select `outboxNotify` over it.
- */
-export function outboxInsert(table: OutboxTable, messages: OutboxMessageInput[]): SQL {
-  const values = sql.join(
-    messages.map((message) => sql`(${message.topic}, ${message.key}, ${JSON.stringify(message.payload ?? null)}::jsonb)`),
-    sql`, `,
-  );
-  return sql`INSERT INTO ${sql.identifier(getTableName(table))} (topic, key, payload) VALUES ${values} RETURNING id`;
-}
-
-/** `SELECT pg_notify(<table's channel>, '') FROM <cte>`: the notification `enqueue` sends, over an `outboxInsert` CTE. */
-export function outboxNotify(table: OutboxTable, cte: string): SQL {
-  return sql`SELECT pg_notify(${getTableName(table)}, '') AS notified FROM ${sql.identifier(cte)}`;
 }

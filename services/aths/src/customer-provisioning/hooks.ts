@@ -43,9 +43,6 @@ export function provisioningHooks(nudge: () => void): UserLifecycleHooks {
     async onUserCreated(tx, user) {
       await write(tx, onCreate(user));
     },
-    outboxOnUserCreated(user) {
-      return { table: customerOutbox, messages: onCreate(user) };
-    },
     async onUserUpdated(tx, user, changed) {
       if (changed.includes('role')) {
         if (user.role === 'Customer') {

@@ -1,4 +1,4 @@
-import type { Executor, OutboxMessageInput, OutboxTable } from '@shop/service-kit';
+import type { Executor } from '@shop/service-kit';
 import type { UserRow } from './schema.ts';
 
 /** The internal user row handed to hooks (everything but the password hash). */
@@ -15,12 +15,6 @@ export type ActiveChangeOrigin = 'admin' | 'self-delete' | 'internal';
 export interface UserLifecycleHooks {
   /** Registration and administrator create; called after the user row is inserted. */
   onUserCreated(tx: Executor, user: UserRecord): Promise<void>;
-  /**
-   * Optional: when everything `onUserCreated` writes for `user` is outbox messages, those messages, so that
-   * registration can write them in the very statement that inserts the user (one round trip instead of BEGIN,
-   * insert, hook, COMMIT). Must describe exactly what `onUserCreated` would write.
-   */
-  outboxOnUserCreated?(user: UserRecord): { table: OutboxTable; messages: OutboxMessageInput[] };
   /** Profile edit (fullName / contactNumber / email / address) and role change; `changed` names the fields. */
   onUserUpdated(tx: Executor, user: UserRecord, changed: string[]): Promise<void>;
   /** Deactivate / reactivate (admin), self-delete (soft), internal status PATCH; only when the state really changed. */

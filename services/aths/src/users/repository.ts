@@ -1,16 +1,7 @@
 import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
-import {
-  likePattern,
-  outboxInsert,
-  outboxNotify,
-  rowMapper,
-  runStatement,
-  type Executor,
-  type OutboxMessageInput,
-  type OutboxTable,
-  type Role,
-} from '@shop/service-kit';
+import { likePattern, rowMapper, runStatement, type Executor, type Role } from '@shop/service-kit';
 import type { NewOneTimeToken, NewRefreshToken } from '../sessions/repository.ts';
+import { oneTimeTokens, refreshTokens } from '../sessions/schema.ts';
 import { users, type Address, type UserRow } from './schema.ts';
 
 export interface NewUser {
@@ -29,47 +20,16 @@ export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow
   return row!;
 }
 
-/**
- * The registration hot path in one statement (data-modifying CTEs; the foreign keys are checked at the end of the
- * statement): the user, and optionally their first refresh token and a verification token. Timestamps come from
- * here, so the row is known without RETURNING. A taken e-mail fails with 23505 on users_email_lower_unique.
- */
+/** A user and, optionally, their first refresh token and a verification token, in the caller's transaction. */
 export async function insertUserWithTokens(
-  ex: Executor,
+  tx: Executor,
   values: NewUser,
   tokens: { refresh?: NewRefreshToken; verification?: NewOneTimeToken },
-  /** Outbox messages (of the new row) written and notified in the same statement: the write is then one atomic statement. */
-  outboxOf?: (row: UserRow) => { table: OutboxTable; messages: OutboxMessageInput[] },
 ): Promise<UserRow> {
-  const now = new Date();
-  const emailVerified = values.emailVerified ?? false;
-  const row: UserRow = { ...values, emailVerified, isActive: true, lastLoginAt: null, createdAt: now, updatedAt: now };
-  const outbox = outboxOf?.(row);
-  const statements = [
-    sql`INSERT INTO users (id, email, password_hash, full_name, contact_number, address, role, is_active, email_verified, created_at, updated_at)
-        VALUES (${values.id}, ${values.email}, ${values.passwordHash}, ${values.fullName}, ${values.contactNumber},
-                ${JSON.stringify(values.address)}::jsonb, ${values.role}, true, ${emailVerified}, ${now}, ${now})`,
-  ];
-  const { refresh, verification } = tokens;
-  if (refresh) {
-    statements.push(sql`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at, family_expires_at)
-        VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}, ${refresh.familyExpiresAt})`);
-  }
-  if (verification) {
-    statements.push(sql`INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at)
-        VALUES (${verification.tokenHash}, ${verification.purpose}, ${verification.userId}, ${now}, ${verification.expiresAt})`);
-  }
-  if (outbox && outbox.messages.length > 0) {
-    // Data-modifying CTEs always run; the final SELECT over the outbox insert sends enqueue's notification.
-    statements.push(outboxInsert(outbox.table, outbox.messages));
-    statements.push(outboxNotify(outbox.table, `s${statements.length - 1}`));
-  }
-  const last = statements.pop()!;
-  const ctes = statements.map((statement, index) => sql`${sql.raw(`s${index}`)} AS (${statement})`);
-  // A prepared statement (one per shape): on PGlite, parsing this statement again each time was a large part of
-  // the registration's own CPU.
-  await runStatement(ex, ctes.length > 0 ? sql`WITH ${sql.join(ctes, sql`, `)} ${last}` : last);
-  return row;
+  const user = await insertUser(tx, values);
+  if (tokens.refresh) await tx.insert(refreshTokens).values(tokens.refresh);
+  if (tokens.verification) await tx.insert(oneTimeTokens).values(tokens.verification);
+  return user;
 }
 
 /**

@@ -112,7 +112,7 @@ export class UserService {
     );
   }
 
-  /** Public registration: Customers only. One transaction: user, refresh-token family, verification token, hook. */
+  /** Public registration: Customers only. One transaction: user, refresh-token family, verification token, hooks (the outbox row). */
   async register(input: Omit<NewUserInput, 'role'> & { role?: string }): Promise<{ user: UserRow; tokens: TokenPair }> {
     if (input.role !== undefined && input.role !== 'Customer') {
       throw forbidden(
@@ -122,8 +122,6 @@ export class UserService {
       );
     }
     const passwordHash = await this.deps.passwords.hash(input.password);
-    let created: { user: UserRow; refreshToken: string; verificationToken: string };
-    const { hooks } = this.deps;
     const id = newObjectId();
     const refresh = this.deps.sessions.newRefreshToken(id);
     const verification = this.oneTimeToken(id, 'email_verification');
@@ -136,28 +134,21 @@ export class UserService {
       address: cleanAddress(input.address),
       role: 'Customer',
     };
-    const tokens = { refresh: refresh.record, verification: verification.record };
+    let user: UserRow;
     try {
-      if (hooks.outboxOnUserCreated) {
-        // The hook's writes are outbox rows: user, tokens and outbox in one atomic statement (one round trip).
-        const outboxOf = hooks.outboxOnUserCreated.bind(hooks);
-        const user = await repo.insertUserWithTokens(this.deps.db, values, tokens, (row) => outboxOf(toUserRecord(row)));
-        this.afterCommit();
-        created = { user, refreshToken: refresh.token, verificationToken: verification.token };
-      } else {
-        created = await this.write(async (tx) => {
-          const user = await repo.insertUserWithTokens(tx, values, tokens);
-          await hooks.onUserCreated(tx, toUserRecord(user));
-          return { user, refreshToken: refresh.token, verificationToken: verification.token };
-        });
-      }
+      user = await this.write(async (tx) => {
+        const row = await repo.insertUserWithTokens(tx, values, { refresh: refresh.record, verification: verification.record });
+        await this.deps.hooks.onUserCreated(tx, toUserRecord(row));
+        return row;
+      });
     } catch (error) {
       if (emailConstraint(error)) throw EMAIL_TAKEN();
-      const user = await this.committedDespite(error, id);
-      if (!user) throw error;
+      const committed = await this.committedDespite(error, id);
+      if (!committed) throw error;
       this.afterCommit();
-      created = { user, refreshToken: refresh.token, verificationToken: verification.token };
+      user = committed;
     }
+    const created = { user, refreshToken: refresh.token, verificationToken: verification.token };
     this.deps.metrics.registrations.inc({ role: 'Customer' });
     this.sendVerification(created.user, created.verificationToken);
     return { user: created.user, tokens: await this.deps.sessions.pair(created.user, created.refreshToken) };
