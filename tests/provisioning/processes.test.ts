@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createLogger, openDatabase, rowsOf, type App, type DatabaseHandle } from '@shop/service-kit';
-import { createTestDatabase, freePort, ServiceProcess, testDatabaseDrivers, type TestDatabase } from '@shop/service-kit/testing';
+import { createTestDatabase, freePort, ServiceProcess, testDatabaseDrivers, uniqueEmail, waitFor, type TestDatabase } from '@shop/service-kit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp as buildCrms } from '../../services/crms/src/app.ts';
 import { loadCrmsConfig } from '../../services/crms/src/config.ts';
 import { MIGRATIONS_FOLDER as CRMS_MIGRATIONS_FOLDER, MIGRATIONS_TABLE as CRMS_MIGRATIONS_TABLE, openCrmsDatabase } from '../../services/crms/src/database.ts';
-import { FaultProxy } from './support/fault-proxy.ts';
-import { ATHS_KEY, CRMS_KEY, FAST_PROVISIONING, metricValue, PASSWORD, uniqueEmail, waitFor } from './support/system.ts';
-
-const ATHS_ENTRY = 'services/aths/src/main.ts';
-const CRMS_ENTRY = 'services/crms/src/main.ts';
+import { ATHS_ENTRY, CRMS_ENTRY } from '../support/cluster.ts';
+import { FaultProxy } from '../support/fault-proxy.ts';
+import { ATHS_KEY, CRMS_KEY, crmsRecordCounts, FAST_PROVISIONING, metricValue, PASSWORD } from '../support/system.ts';
 
 async function register(baseUrl: string): Promise<string> {
   const response = await fetch(`${baseUrl}/api/auth/register`, {
@@ -23,14 +21,6 @@ async function register(baseUrl: string): Promise<string> {
   const body = (await response.json()) as { data: { user: { _id: string } } };
   if (response.status !== 201) throw new Error(`register: ${response.status} ${JSON.stringify(body)}`);
   return body.data.user._id;
-}
-
-async function recordCounts(db: DatabaseHandle, userIds: string[]): Promise<Map<string, number>> {
-  const rows = await rowsOf<{ user_id: string; n: number }>(
-    db.db,
-    sql`SELECT user_id, count(*)::int AS n FROM customers WHERE user_id IN (${sql.join(userIds.map((id) => sql`${id}`), sql`, `)}) GROUP BY user_id`,
-  );
-  return new Map(rows.map((row) => [row.user_id, Number(row.n)]));
 }
 
 describe.each(testDatabaseDrivers())('ATHS killed with SIGKILL right after committing registrations, on %s', (driver) => {
@@ -91,8 +81,8 @@ describe.each(testDatabaseDrivers())('ATHS killed with SIGKILL right after commi
 
     await proxy.set({ kind: 'pass' });
     await aths.start();
-    await waitFor(async () => (await recordCounts(crmsDatabase, ids)).size === 20, 20_000, 'all 20 records after restart');
-    expect([...(await recordCounts(crmsDatabase, ids)).values()].every((n) => n === 1)).toBe(true);
+    await waitFor(async () => (await crmsRecordCounts(crmsDatabase, ids)).size === 20, 20_000, 'all 20 records after restart');
+    expect([...(await crmsRecordCounts(crmsDatabase, ids)).values()].every((n) => n === 1)).toBe(true);
   });
 });
 
@@ -106,7 +96,7 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('two ATHS and two CRM
     await testDb?.drop();
   });
 
-  it('provisions every customer exactly once under concurrent registrations, with structured attempt logs and no secrets', async () => {
+  it('provisions every customer exactly once under concurrent registrations, with structured attempt logs and no secrets', { timeout: 120_000 }, async () => {
     testDb = await createTestDatabase('postgres', 'two_by_two');
     const [athsPort1, athsPort2, crmsPort1, crmsPort2] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const crmsEnv = (port: number) => ({
@@ -142,8 +132,8 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('two ATHS and two CRM
     }
     // Already migrated by the CRMS processes: opening with CRMS's journal runs nothing.
     db = await openDatabase({ url: testDb.url, defaultDir: '', migrationsFolder: CRMS_MIGRATIONS_FOLDER, migrationsTable: CRMS_MIGRATIONS_TABLE });
-    await waitFor(async () => (await recordCounts(db!, ids)).size === ids.length, 20_000, 'every record');
-    expect([...(await recordCounts(db, ids)).values()].every((n) => n === 1)).toBe(true);
+    await waitFor(async () => (await crmsRecordCounts(db!, ids)).size === ids.length, 20_000, 'every record');
+    expect([...(await crmsRecordCounts(db, ids)).values()].every((n) => n === 1)).toBe(true);
 
     // Every message was delivered by exactly one instance, once: no CRMS create ever found an existing record.
     // ATHS marks a row delivered after CRMS's answer arrives, so the last rows may trail the records by a moment.

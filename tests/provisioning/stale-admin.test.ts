@@ -1,6 +1,6 @@
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
+import { sleep, testDatabaseDrivers, uniqueEmail } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricValue, PASSWORD, ProvisioningSystem, sleep, uniqueEmail } from './support/system.ts';
+import { metricValue, PASSWORD, ProvisioningSystem } from '../support/system.ts';
 
 /** The bound under test (ADMIN_ACCOUNT_CACHE_MS), short so that the test is fast. */
 const CACHE_MS = 1_000;
@@ -130,12 +130,15 @@ describe.each(testDatabaseDrivers())('CRMS re-checks Administrator tokens with A
     expect(burst.map((answer) => answer.status)).toEqual(Array(20).fill(200));
     for (let i = 0; i < 5; i++) expect((await crms(admin.token, 'GET', '/api/customers?limit=1')).status).toBe(200);
     const elapsed = Date.now() - started;
-    expect(elapsed, 'the burst must fit in one cache period for this test to mean anything').toBeLessThan(CACHE_MS);
-    expect(await lookupsOnAths()).toBe(before + 1);
+    // One look-up per started cache period: exactly one when the 25 calls fit in one period (they do on an idle
+    // machine), never more than the periods they spanned on a loaded one.
+    const lookups = (await lookupsOnAths()) - before;
+    expect(lookups).toBeGreaterThanOrEqual(1);
+    expect(lookups).toBeLessThanOrEqual(Math.ceil(elapsed / CACHE_MS));
 
-    await sleep(CACHE_MS - elapsed + 50);
+    await sleep(CACHE_MS + 50);
     expect((await crms(admin.token, 'GET', '/api/customers/analytics')).status).toBe(200);
-    expect(await lookupsOnAths()).toBe(before + 2);
+    expect(await lookupsOnAths()).toBe(before + lookups + 1);
   });
 
   it('while ATHS is unreachable: the last answer for ADMIN_ACCOUNT_MAX_STALE_MS, then 503 in the envelope (fail closed)', async () => {
