@@ -17,8 +17,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hash, verify } from '@node-rs/argon2';
 import pg from 'pg';
 import { createTestDatabase, REPO_ROOT, ServiceProcess, type TestDatabase } from '@shop/service-kit/testing';
-import { registrationBody } from './lib/cluster.ts';
-import { closedLoop, fmt, httpTarget, summarise, type ClosedLoopOptions, type LoadResult } from './lib/load.ts';
+import { ATHS_ENTRY } from '../tests/support/cluster.ts';
+import { httpTarget } from '../tests/support/http.ts';
+import { registrationBody } from '../tests/support/registrations.ts';
+import { closedLoop, fmt, summarise, type ClosedLoopOptions, type LoadResult } from './lib/load.ts';
 
 export type AthsBenchDriver = 'postgres' | 'pglite';
 
@@ -241,7 +243,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
       database = driver === 'postgres' ? await createTestDatabase('postgres', 'bench_aths') : { url: 'memory://', drop: async () => undefined };
       log(`${driver}: starting ATHS (UV_THREADPOOL_SIZE=${threadpoolSize})`);
       aths = await ServiceProcess.start({
-        entry: 'services/aths/src/main.ts',
+        entry: ATHS_ENTRY,
         env: {
           DATABASE_URL: database.url,
           LOG_LEVEL: 'warn',

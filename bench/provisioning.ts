@@ -1,6 +1,6 @@
 /**
  * Provisioning targets, measured in one process (ATHS and CRMS in-process on real ports, each on its own database,
- * ATHS → CRMS through the fault proxy of tests/provisioning). Complements bench/scenarios/sync-lag.ts and outage.ts,
+ * ATHS → CRMS through the fault proxy of tests/support). Complements bench/scenarios/sync-lag.ts and outage.ts,
  * which run the services as child processes. Here the load generator, ATHS and CRMS share one event loop, so
  * "CRMS up" latencies include CRMS's own work: use the child-process scenarios for the official figures.
  *
@@ -12,7 +12,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { DatabaseDriver } from '@shop/service-kit';
-import { ProvisioningSystem, sleep, waitFor } from '../tests/provisioning/support/system.ts';
+import { sleep, waitFor } from '@shop/service-kit/testing';
+import { ProvisioningSystem } from '../tests/support/system.ts';
 
 export interface ProvisioningBenchOptions {
   driver: DatabaseDriver;

@@ -18,7 +18,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '@shop/service-kit/testing';
-import { ensureTestDatabaseUrl, postgresAvailable, startCluster, type Cluster, type Driver } from './lib/cluster.ts';
+import { ensureTestDatabaseUrl, postgresAvailable, startCluster, type Cluster, type Driver } from '../tests/support/cluster.ts';
 import { gitRevision, machineInfo, preservedSections, renderReport, type Section } from './lib/report.ts';
 import { authScenario } from './scenarios/auth.ts';
 import { chaosScenario } from './scenarios/chaos.ts';

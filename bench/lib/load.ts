@@ -4,7 +4,7 @@
  * latency sample so that percentiles come from the data rather than from a histogram's buckets.
  */
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import { sleep } from '@shop/service-kit/testing';
 
 /** What one request of a scenario reports back to the generator. */
 export interface Outcome {
@@ -96,8 +96,6 @@ export function summarise(samples: Sample[], durationMs: number, extra: Partial<
     ...extra,
   };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ClosedLoopOptions {
   concurrency: number;
@@ -193,50 +191,6 @@ export async function openLoop(options: OpenLoopOptions): Promise<LoadResult> {
 export function window(result: LoadResult, fromMs: number, toMs: number): LoadResult {
   const samples = result.samples.filter((sample) => sample.startedAt >= fromMs && sample.startedAt < toMs);
   return summarise(samples, toMs - fromMs);
-}
-
-export interface HttpTarget {
-  pool: Pool;
-  /** JSON request; resolves with status and parsed body (undefined if not JSON); never throws for HTTP errors. */
-  json<T = unknown>(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    body?: unknown,
-    headers?: Record<string, string>,
-  ): Promise<{ status: number; body: T; headers: Record<string, string | string[] | undefined> }>;
-  close(): Promise<void>;
-}
-
-/** A keep-alive undici pool to one origin, sized for the generator's concurrency. */
-export function httpTarget(origin: string, connections = 64, timeoutMs = 30_000): HttpTarget {
-  const pool = new Pool(origin, {
-    connections,
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connectTimeout: timeoutMs,
-  });
-  return {
-    pool,
-    async json(method, path, body, headers = {}) {
-      const response = await pool.request({
-        method,
-        path,
-        headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.body.text();
-      let parsed: unknown;
-      try {
-        parsed = text.length ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      return { status: response.statusCode, body: parsed as never, headers: response.headers };
-    },
-    close: () => pool.close(),
-  };
 }
 
 export const fmt = {

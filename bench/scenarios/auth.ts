@@ -4,7 +4,7 @@
  * bench/aths-auth.ts (also runnable alone); this scenario runs it and writes its section of docs/benchmarks.md.
  */
 import { runAthsAuthBench, type AthsAuthRow } from '../aths-auth.ts';
-import { ATHS_ENTRY, serviceExists } from '../lib/cluster.ts';
+import { ATHS_ENTRY, serviceExists } from '../../tests/support/cluster.ts';
 import { fmt } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { driverName, seconds, type Scenario } from './context.ts';

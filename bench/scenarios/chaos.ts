@@ -5,10 +5,11 @@
  * customers are counted in the databases.
  */
 import { performance } from 'node:perf_hooks';
-import type { Cluster } from '../lib/cluster.ts';
-import { clusterMissing, registrationBody, runTag, type Driver } from '../lib/cluster.ts';
-import { athsCustomerIds, audit, measureDrain, stopForAudit, type Audit } from '../lib/consistency.ts';
-import type { FaultProxyStats } from '../lib/fault-proxy.ts';
+import { clusterMissing, type Cluster, type Driver } from '../../tests/support/cluster.ts';
+import { athsCustomerIds, audit, stopForAudit, type Audit } from '../../tests/support/consistency.ts';
+import type { FaultProxyStats } from '../../tests/support/fault-proxy.ts';
+import { registerMany, registrationBody, runTag } from '../../tests/support/registrations.ts';
+import { measureDrain } from '../lib/drain.ts';
 import { fmt, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, QUICK_ATHS_ENV, restartIfShared, type Scenario } from './context.ts';
@@ -60,12 +61,7 @@ export async function runChaos(cluster: Cluster, options: ChaosOptions): Promise
   while (t0 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   const wait = t0 + options.killAtMs - performance.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  const burstTag = runTag('burst');
-  await Promise.all(
-    Array.from({ length: options.burstBeforeKill ?? 20 }, (_, i) =>
-      cluster.athsHttp!.json('POST', '/api/auth/register', registrationBody(burstTag, i)).catch(() => undefined),
-    ),
-  );
+  await registerMany(cluster, runTag('burst'), options.burstBeforeKill ?? 20);
   const killedAt = performance.now();
   await cluster.aths.kill();
   await cluster.aths.start();
@@ -97,7 +93,7 @@ export const chaosScenario: Scenario = async (context) => {
     : { rate: 20, durationMs: 40_000, killAtMs: 20_000, failureRate: 0.3, drainTimeoutMs: 180_000 };
   const section: Section = {
     title: 'Chaos (CRMS failing 30 %, ATHS killed)',
-    description: `Open loop at ${options.rate} registrations/s for ${options.durationMs / 1000} s through ATHS, whose CRMS calls go through bench/lib/fault-proxy.ts:
+    description: `Open loop at ${options.rate} registrations/s for ${options.durationMs / 1000} s through ATHS, whose CRMS calls go through tests/support/fault-proxy.ts:
 a seeded random ${options.failureRate * 100} % of them get a 500 (half before reaching CRMS, half after CRMS created the record). At ${options.killAtMs / 1000} s ATHS is
 killed with SIGKILL right after a burst of 20 registrations is answered (no shutdown hooks; their deliveries, likely in flight, abandoned mid-lease: another
 instance may take them only when the lease, 30 s by default, expires) and started again at once. Then the faults stop and the bench waits

@@ -1,4 +1,4 @@
-import { startCluster, type Cluster, type ClusterOptions, type Driver } from '../lib/cluster.ts';
+import { startCluster, type Cluster, type ClusterOptions, type Driver } from '../../tests/support/cluster.ts';
 import type { Section } from '../lib/report.ts';
 
 export interface ScenarioContext {

@@ -5,8 +5,9 @@
  */
 import { ObjectId } from 'bson';
 import { ServiceProcess } from '@shop/service-kit/testing';
-import { CRMS_ENTRY, createBenchDatabase, serviceExists, startCluster, type Driver } from '../lib/cluster.ts';
-import { closedLoop, fmt, httpTarget, type LoadResult } from '../lib/load.ts';
+import { CRMS_ENTRY, createClusterDatabase, serviceExists, startCluster, type Driver } from '../../tests/support/cluster.ts';
+import { httpTarget } from '../../tests/support/http.ts';
+import { closedLoop, fmt, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { driverName, seconds, type Scenario, type ScenarioContext } from './context.ts';
 
@@ -58,7 +59,7 @@ export async function measureCrmsCreate(context: ScenarioContext, driver: Driver
   const firstWarmupMs = seconds(context, 3, 0.5);
   const warmupMs = seconds(context, 1, 0.5);
   const rounds = context.quick ? 2 : 6;
-  const floorDb = await createBenchDatabase(driver, 'bench_floor');
+  const floorDb = await createClusterDatabase(driver, 'bench_floor');
   // Both start at once (start-up is mostly migrations, and initdb on PGlite).
   const [clusterResult, floorResult] = await Promise.allSettled([
     startCluster({ driver, withAths: false, label: 'bench_create' }),

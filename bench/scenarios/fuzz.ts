@@ -1,40 +1,8 @@
-/**
- * Bad input: the OpenAPI-driven fuzzer (bench/lib/fuzz.ts) against every route of both services, with valid API
- * keys and valid administrator and customer tokens on most requests so that they reach validation and handlers.
- */
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, runTag, serviceExists, type Cluster, type Driver } from '../lib/cluster.ts';
-import { credentialSets, fuzzService, type FuzzReport } from '../lib/fuzz.ts';
+/** Bad input: the OpenAPI-driven fuzzer (tests/support/fuzz/) against every route of both services, in the report. */
+import { ATHS_ENTRY, CRMS_ENTRY, serviceExists, type Driver } from '../../tests/support/cluster.ts';
+import { fuzzCluster, type FuzzReport } from '../../tests/support/fuzz/run.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, type Scenario } from './context.ts';
-
-/** A customer's access token (registers one). */
-export async function customerToken(cluster: Cluster): Promise<string | undefined> {
-  if (!cluster.athsHttp) return undefined;
-  const response = await cluster.athsHttp.json<{ data?: { accessToken?: string } }>(
-    'POST',
-    '/api/auth/register',
-    registrationBody(runTag('fuzzcust'), 1),
-  );
-  return response.body?.data?.accessToken;
-}
-
-/** Fuzzes CRMS and (when running) ATHS of a cluster with `perService` requests each. */
-export async function fuzzCluster(cluster: Cluster, perService: number, seed = 20_260_126): Promise<FuzzReport[]> {
-  const tokens: string[] = [];
-  if (cluster.aths) {
-    tokens.push(await cluster.adminToken());
-    const customer = await customerToken(cluster);
-    if (customer) tokens.push(customer);
-  }
-  // Both services at once (each fuzzer keeps 16 requests in flight).
-  const runs = [fuzzService({ service: 'CRMS', baseUrl: cluster.crms.url, credentials: credentialSets(cluster.crmsKey, tokens), requests: perService, seed })];
-  if (cluster.aths) {
-    runs.push(
-      fuzzService({ service: 'ATHS', baseUrl: cluster.aths.url, credentials: credentialSets(cluster.athsKey, tokens), requests: perService, seed: seed + 1 }),
-    );
-  }
-  return Promise.all(runs);
-}
 
 const statusList = (statuses: Record<string, number>) =>
   Object.entries(statuses)
@@ -87,7 +55,7 @@ export const fuzzScenario: Scenario = async (context) => {
   const perService = context.quick ? 1_500 : 6_000;
   const section: Section = {
     title: 'Bad input (fuzzing every route)',
-    description: `bench/lib/fuzz.ts reads each service's own OpenAPI document (\`GET /docs/json\`, plus \`/docs\`, \`/docs/json\` and \`/metrics\`),
+    description: `tests/support/fuzz/ reads each service's own OpenAPI document (\`GET /docs/json\`, plus \`/docs\`, \`/docs/json\` and \`/metrics\`),
 and fast-check (seeded, so a run repeats) generates ${perService.toLocaleString('en-US')} requests per service spread evenly over the routes: bad path params
 (malformed ids, unicode, NUL, malformed percent-encoding, very long), bad and unknown query values, wrong types, missing fields, huge strings, nested
 junk (to depth 3,000), prototype keys, non-JSON bodies, wrong content types, bodies over the limit, wrong methods, with no, wrong or valid credentials

@@ -8,13 +8,14 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'bson';
-import { freePort, REPO_ROOT } from '@shop/service-kit/testing';
-import { ATHS_ENTRY, CRMS_ENTRY, registrationBody, rssOf, runTag, sampleRss, serviceExists, type Cluster } from '../lib/cluster.ts';
-import { closedLoop, fmt, httpTarget } from '../lib/load.ts';
+import { freePort, REPO_ROOT, sleep } from '@shop/service-kit/testing';
+import { ATHS_ENTRY, CRMS_ENTRY, serviceExists, type Cluster } from '../../tests/support/cluster.ts';
+import { httpTarget } from '../../tests/support/http.ts';
+import { registrationBody, runTag } from '../../tests/support/registrations.ts';
+import { closedLoop, fmt } from '../lib/load.ts';
+import { rssOf, sampleRss } from '../lib/rss.ts';
 import { table, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function loadCrms(cluster: Cluster, durationMs: number) {
   let n = 0;

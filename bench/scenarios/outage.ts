@@ -4,13 +4,13 @@
  * lost and duplicated customers counted in the databases afterwards.
  */
 import { performance } from 'node:perf_hooks';
-import type { Cluster } from '../lib/cluster.ts';
-import { clusterMissing, registrationBody, runTag, type Driver } from '../lib/cluster.ts';
-import { audit, measureDrain, stopForAudit, waitForDelivery, type Audit } from '../lib/consistency.ts';
+import { clusterMissing, type Cluster, type Driver } from '../../tests/support/cluster.ts';
+import { audit, stopForAudit, waitForDelivery, type Audit } from '../../tests/support/consistency.ts';
+import { registerMany, registrationBody, runTag } from '../../tests/support/registrations.ts';
+import { measureDrain } from '../lib/drain.ts';
 import { fmt, openLoop, window, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, restartIfShared, type Scenario } from './context.ts';
-
 
 export interface OutageOptions {
   rate: number;
@@ -43,10 +43,7 @@ export interface OutageRun {
 
 /** A few registrations before measuring, so that the first measured ones do not pay for JIT and pool warm-up. */
 export async function warmUpRegistrations(cluster: Cluster, count = 16): Promise<void> {
-  const tag = runTag('warm');
-  await Promise.all(
-    Array.from({ length: count }, (_, i) => cluster.athsHttp!.json('POST', '/api/auth/register', registrationBody(tag, i)).catch(() => undefined)),
-  );
+  await registerMany(cluster, runTag('warm'), count);
 }
 
 export async function runOutage(cluster: Cluster, options: OutageOptions): Promise<OutageRun> {

@@ -3,9 +3,9 @@
  * The lag of each registration is the CRMS record's createdAt minus the time the bench received the 201 (same
  * machine, same clock); a record that already existed when the 201 arrived counts as 0.
  */
-import type { Cluster } from '../lib/cluster.ts';
-import { clusterMissing, queryDatabase, registrationBody, runTag } from '../lib/cluster.ts';
-import { waitForDelivery } from '../lib/consistency.ts';
+import { clusterMissing, queryDatabase, type Cluster } from '../../tests/support/cluster.ts';
+import { waitForDelivery } from '../../tests/support/consistency.ts';
+import { registrationBody, runTag } from '../../tests/support/registrations.ts';
 import { fmt, latencyStats, openLoop, type LoadResult } from '../lib/load.ts';
 import { table, verdict, type Section } from '../lib/report.ts';
 import { acquireCluster, driverName, seconds, type Scenario } from './context.ts';

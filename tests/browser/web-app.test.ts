@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
-import { PASSWORD, ProvisioningSystem, uniqueEmail } from '../provisioning/support/system.ts';
+import { testDatabaseDrivers, uniqueEmail } from '@shop/service-kit/testing';
+import { PASSWORD, ProvisioningSystem } from '../support/system.ts';
 import { chromiumMissing, launchChromium } from './support/chromium.ts';
 import { serveWebApp } from './support/web-app.ts';
 

@@ -1,7 +1,7 @@
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
+import { testDatabaseDrivers, waitFor } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtp, type Smtp } from '../../services/aths/test/helpers.ts';
-import { CRMS_KEY, ProvisioningSystem, waitFor } from './support/system.ts';
+import { CRMS_KEY, ProvisioningSystem } from '../support/system.ts';
 
 describe.each(testDatabaseDrivers())("ATHS's GET /health/detailed with a real CRMS and SMTP server, on %s", (driver) => {
   let system: ProvisioningSystem;

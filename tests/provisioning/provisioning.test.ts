@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { newObjectId, rowsOf } from '@shop/service-kit';
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
+import { sleep, testDatabaseDrivers, waitFor } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../services/aths/src/cli.ts';
-import { ATHS_KEY, CRMS_KEY, metricValue, PASSWORD, ProvisioningSystem, sleep, waitFor } from './support/system.ts';
+import { ATHS_KEY, CRMS_KEY, metricValue, PASSWORD, ProvisioningSystem } from '../support/system.ts';
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 

@@ -1,12 +1,11 @@
 import pg from 'pg';
-import { freePort, PostgresServer, privatePostgresUnavailable, ServiceProcess } from '@shop/service-kit/testing';
+import { freePort, PostgresServer, privatePostgresUnavailable, ServiceProcess, sleep, uniqueEmail, waitFor } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATHS_KEY, CRMS_KEY, FAST_PROVISIONING, PASSWORD, sleep, uniqueEmail, waitFor } from '../provisioning/support/system.ts';
+import { ATHS_ENTRY, CRMS_ENTRY } from '../support/cluster.ts';
+import { ATHS_KEY, CRMS_KEY, FAST_PROVISIONING, PASSWORD } from '../support/system.ts';
 
 // Services started before their database, and PostgreSQL restarted under load, on a PostgreSQL server of this
 // test's own (never the shared one): see docs/operations.md.
-const ATHS_ENTRY = 'services/aths/src/main.ts';
-const CRMS_ENTRY = 'services/crms/src/main.ts';
 /** Longer than any answer may take: a pool wait (DB_CONNECT_TIMEOUT_MS 2 s) plus reading back a lost write (2 s). */
 const REQUEST_DEADLINE_MS = 10_000;
 /** A password in the URL (trust authentication ignores it) that must never appear in a log. */

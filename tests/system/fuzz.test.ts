@@ -1,14 +1,13 @@
 /**
- * Bad input, kept as a test: the bench's OpenAPI-driven fuzzer sends ≥ 2,000 malformed requests to each service
- * (real processes, real ports), spread over every route their /docs/json lists, most with valid credentials so that
- * they reach validation and the handlers. No answer may be a 5xx, and every one must be in the contract's envelope.
- * On PGlite always, and on PostgreSQL too when TEST_DATABASE_URL is set. No timing assertions.
+ * Bad input: the OpenAPI-driven fuzzer (tests/support/fuzz/, which the bench runs too) sends ≥ 2,000 malformed
+ * requests to each service (real processes, real ports), spread over every route their /docs/json lists, most with
+ * valid credentials so that they reach validation and the handlers. No answer may be a 5xx, and every one must be in
+ * the contract's envelope. On PGlite always, and on PostgreSQL too when TEST_DATABASE_URL is set. No timing assertions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseDrivers } from '@shop/service-kit/testing';
-import { startCluster, type Cluster } from '../../bench/lib/cluster.ts';
-import type { FuzzReport } from '../../bench/lib/fuzz.ts';
-import { fuzzCluster } from '../../bench/scenarios/fuzz.ts';
+import { startCluster, type Cluster } from '../support/cluster.ts';
+import { fuzzCluster, type FuzzReport } from '../support/fuzz/run.ts';
 
 const REQUESTS_PER_SERVICE = 2_000;
 

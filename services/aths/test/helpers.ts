@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { createLogger, openDatabase, type DatabaseDriver, type DatabaseHandle } from '@shop/service-kit';
-import { createTestDatabase, type TestDatabase } from '@shop/service-kit/testing';
+import { createTestDatabase, uniqueEmail, type TestDatabase } from '@shop/service-kit/testing';
 import { buildApp, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, type AthsApp, type BuildAppDeps } from '../src/app.ts';
 import { loadAthsConfig } from '../src/config.ts';
 
@@ -141,11 +141,7 @@ export async function buildTestApp(database: DatabaseHandle, env: Record<string,
   return app;
 }
 
-let counter = 0;
-export function uniqueEmail(prefix = 'user'): string {
-  counter += 1;
-  return `${prefix}.${Date.now().toString(36)}.${counter}@example.com`;
-}
+export { uniqueEmail };
 
 export function registration(overrides: Record<string, unknown> = {}) {
   return {

@@ -6,23 +6,24 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import pg from 'pg';
+import type { DatabaseDriver } from '@shop/service-kit';
 import { createTestDatabase, freePort, REPO_ROOT, ServiceProcess } from '@shop/service-kit/testing';
 import { FaultProxy, type FaultPlacement } from './fault-proxy.ts';
-import { httpTarget, type HttpTarget } from './load.ts';
+import { httpTarget, type HttpTarget } from './http.ts';
 
-export type Driver = 'postgres' | 'pglite';
+export type Driver = DatabaseDriver;
 
 export const CRMS_ENTRY = 'services/crms/src/main.ts';
 export const ATHS_ENTRY = 'services/aths/src/main.ts';
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** The bench talks to the PostgreSQL server of TEST_DATABASE_URL, defaulting to the local one. */
+/** Clusters use the PostgreSQL server of TEST_DATABASE_URL, defaulting to the local one (so the bench needs no setting). */
 export function ensureTestDatabaseUrl(): string {
   process.env.TEST_DATABASE_URL ??= DEFAULT_POSTGRES_URL;
   return process.env.TEST_DATABASE_URL;
@@ -54,13 +55,13 @@ export function clusterMissing(): string | undefined {
 }
 
 /** A service's database: a PostgreSQL URL, or a PGlite directory (only readable from here while the service is stopped). */
-export interface BenchDatabase {
+export interface ClusterDatabase {
   driver: Driver;
   url: string;
   drop(): Promise<void>;
 }
 
-export async function createBenchDatabase(driver: Driver, label: string): Promise<BenchDatabase> {
+export async function createClusterDatabase(driver: Driver, label: string): Promise<ClusterDatabase> {
   if (driver === 'postgres') {
     ensureTestDatabaseUrl();
     const database = await createTestDatabase('postgres', label);
@@ -71,11 +72,11 @@ export async function createBenchDatabase(driver: Driver, label: string): Promis
 }
 
 /**
- * Runs SQL against a service's database from the bench process. On PGlite the directory is opened here, so the
+ * Runs SQL against a service's database from this process. On PGlite the directory is opened here, so the
  * service that owns it must be stopped first.
  */
 export async function queryDatabase<T extends Record<string, unknown>>(
-  database: BenchDatabase,
+  database: ClusterDatabase,
   statement: string,
   params: unknown[] = [],
 ): Promise<T[]> {
@@ -114,8 +115,8 @@ export interface Cluster {
   crms: ServiceProcess;
   aths: ServiceProcess | undefined;
   proxy: FaultProxy | undefined;
-  crmsDb: BenchDatabase;
-  athsDb: BenchDatabase | undefined;
+  crmsDb: ClusterDatabase;
+  athsDb: ClusterDatabase | undefined;
   crmsKey: string;
   athsKey: string;
   admin: { email: string; password: string };
@@ -126,17 +127,17 @@ export interface Cluster {
   stop(options?: { keepDatabases?: boolean }): Promise<void>;
 }
 
-export const BENCH_ADMIN = { email: 'bench-admin@example.com', password: 'BenchAdmin123' };
+export const CLUSTER_ADMIN = { email: 'cluster-admin@example.com', password: 'ClusterAdmin123' };
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
-  const label = options.label ?? 'bench';
+  const label = options.label ?? 'cluster';
   const withAths = options.withAths ?? true;
   const crmsKey = randomBytes(24).toString('hex');
   const athsKey = randomBytes(24).toString('hex');
   const crmsPort = await freePort();
   const athsPort = await freePort();
-  const crmsDb = await createBenchDatabase(options.driver, `${label}_crms`);
-  const athsDb = withAths ? await createBenchDatabase(options.driver, `${label}_aths`) : undefined;
+  const crmsDb = await createClusterDatabase(options.driver, `${label}_crms`);
+  const athsDb = withAths ? await createClusterDatabase(options.driver, `${label}_aths`) : undefined;
   const started: ServiceProcess[] = [];
   let proxy: FaultProxy | undefined;
   try {
@@ -181,8 +182,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
             SERVICE_API_KEYS: athsKey,
             CRMS_BASE_URL: crmsUrlForAths,
             CRMS_SERVICE_API_KEY: crmsKey,
-            ADMIN_EMAIL: BENCH_ADMIN.email,
-            ADMIN_PASSWORD: BENCH_ADMIN.password,
+            ADMIN_EMAIL: CLUSTER_ADMIN.email,
+            ADMIN_PASSWORD: CLUSTER_ADMIN.password,
             RATE_LIMIT_ENABLED: 'false',
             LOG_LEVEL: 'error',
             ...options.athsEnv,
@@ -209,15 +210,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       athsDb,
       crmsKey,
       athsKey,
-      admin: BENCH_ADMIN,
+      admin: CLUSTER_ADMIN,
       crmsHttp,
       athsHttp,
       async adminToken() {
         if (token) return token;
         if (!athsHttp) throw new Error('ATHS is not running in this cluster');
         const response = await athsHttp.json<{ data?: { accessToken?: string } }>('POST', '/api/auth/login', {
-          email: BENCH_ADMIN.email,
-          password: BENCH_ADMIN.password,
+          email: CLUSTER_ADMIN.email,
+          password: CLUSTER_ADMIN.password,
         });
         if (response.status !== 200 || !response.body?.data?.accessToken) {
           throw new Error(`admin login failed: ${response.status} ${JSON.stringify(response.body)}`);
@@ -244,50 +245,4 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await athsDb?.drop().catch(() => undefined);
     throw error;
   }
-}
-
-/** Resident set size (bytes) of a process, from /proc/<pid>/status (VmRSS). */
-export async function rssOf(pid: number | undefined): Promise<number> {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) * 1024 : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Samples a process's RSS every `everyMs` until stopped; reports the maximum and the last value. */
-export function sampleRss(pid: number | undefined, everyMs = 250) {
-  let max = 0;
-  let last = Number.NaN;
-  const timer = setInterval(() => {
-    void rssOf(pid).then((value) => {
-      if (Number.isFinite(value)) {
-        last = value;
-        max = Math.max(max, value);
-      }
-    });
-  }, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      return { max: max || Number.NaN, last };
-    },
-  };
-}
-
-/** A valid registration body with unique email and a fixed strong password. */
-export function registrationBody(tag: string, i: number) {
-  return {
-    email: `${tag}-${i}@bench.example.com`,
-    password: 'BenchPassw0rd',
-    fullName: `Bench User ${i}`,
-    contactNumber: `+1 555 ${String(1_000_000 + (i % 9_000_000)).slice(0, 7)}`,
-  };
-}
-
-export function runTag(prefix: string): string {
-  return `${prefix}${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 }

@@ -3,8 +3,8 @@
  * user_id; lost are Customer users in ATHS that have no CRMS row. On PGlite the data directories are opened from
  * here, so the services must be stopped first (`stopForAudit`); on PostgreSQL they are read live.
  */
-import type { Cluster } from './cluster.ts';
-import { queryDatabase } from './cluster.ts';
+import { sleep } from '@shop/service-kit/testing';
+import { queryDatabase, type Cluster } from './cluster.ts';
 
 export interface Audit {
   athsCustomers: number;
@@ -93,7 +93,7 @@ export async function waitForDelivery(
     const elapsedMs = Date.now() - started;
     if (remaining.length === 0) return { elapsedMs, missing: 0, drained: true, polls };
     if (elapsedMs > timeoutMs) return { elapsedMs, missing: remaining.length, drained: false, polls };
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await sleep(pollMs);
   }
 }
 
@@ -119,58 +119,4 @@ export async function athsCustomerIds(cluster: Cluster): Promise<string[]> {
 export async function stopForAudit(cluster: Cluster): Promise<void> {
   await cluster.aths?.stop();
   await cluster.crms.stop();
-}
-
-interface SyncStatusBody {
-  data?: { counts?: { pending?: number; dead?: number }; oldestPendingCreatedAt?: string | null };
-}
-
-/**
- * Waits, through ATHS's own `GET /api/admin/customer-sync` (one cheap request per poll, so the measuring does not
- * load CRMS), until no provisioning message created before `cutoff` (epoch ms; default: any) is still pending.
- * Resolves with the elapsed time, or undefined on timeout or when the endpoint is not there.
- */
-export async function waitForOutboxDrained(
-  cluster: Cluster,
-  timeoutMs: number,
-  cutoff = Number.POSITIVE_INFINITY,
-  pollMs = 50,
-): Promise<number | undefined> {
-  const started = Date.now();
-  const token = await cluster.adminToken().catch(() => undefined);
-  if (!token || !cluster.athsHttp) return undefined;
-  while (Date.now() - started <= timeoutMs) {
-    const response = await cluster.athsHttp
-      .json<SyncStatusBody>('GET', '/api/admin/customer-sync', undefined, { authorization: `Bearer ${token}` })
-      .catch(() => undefined);
-    if (response?.status === 404) return undefined;
-    const data = response?.status === 200 ? response.body?.data : undefined;
-    if (data?.counts) {
-      const oldest = data.oldestPendingCreatedAt ? Date.parse(data.oldestPendingCreatedAt) : undefined;
-      const drained = cutoff === Number.POSITIVE_INFINITY ? (data.counts.pending ?? 0) === 0 : oldest === undefined || oldest >= cutoff;
-      if (drained) return Date.now() - started;
-    }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-  return undefined;
-}
-
-/**
- * Drain time of a set of users: first through ATHS's outbox view (cheap polling), then confirmed in CRMS itself;
- * if CRMS does not have them all yet, keeps polling CRMS directly until it does or the timeout passes.
- */
-export async function measureDrain(
-  cluster: Cluster,
-  userIds: readonly string[],
-  timeoutMs: number,
-  cutoff?: number,
-): Promise<{ elapsedMs: number; missing: number; drained: boolean }> {
-  const started = Date.now();
-  const outbox = await waitForOutboxDrained(cluster, timeoutMs, cutoff);
-  const confirmed = await waitForDelivery(cluster, userIds, Math.max(0, timeoutMs - (Date.now() - started)), 100);
-  if (outbox !== undefined && confirmed.drained && confirmed.polls === 1) {
-    // Found complete at the first look after the outbox said so: the outbox's moment is the drain time.
-    return { elapsedMs: outbox, missing: 0, drained: true };
-  }
-  return { elapsedMs: Date.now() - started, missing: confirmed.missing, drained: confirmed.drained };
 }

@@ -8,12 +8,12 @@ import {
   type DatabaseDriver,
   type DatabaseHandle,
 } from '@shop/service-kit';
-import { createTestDatabase, type TestDatabase } from '@shop/service-kit/testing';
-import { buildApp as buildAths, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, type AthsApp, type BuildAppDeps } from '../../../services/aths/src/app.ts';
-import { loadAthsConfig } from '../../../services/aths/src/config.ts';
-import { buildApp as buildCrms } from '../../../services/crms/src/app.ts';
-import { loadCrmsConfig } from '../../../services/crms/src/config.ts';
-import { openCrmsDatabase } from '../../../services/crms/src/database.ts';
+import { createTestDatabase, uniqueEmail, waitFor, type TestDatabase } from '@shop/service-kit/testing';
+import { buildApp as buildAths, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, type AthsApp, type BuildAppDeps } from '../../services/aths/src/app.ts';
+import { loadAthsConfig } from '../../services/aths/src/config.ts';
+import { buildApp as buildCrms } from '../../services/crms/src/app.ts';
+import { loadCrmsConfig } from '../../services/crms/src/config.ts';
+import { openCrmsDatabase } from '../../services/crms/src/database.ts';
 import { FaultProxy } from './fault-proxy.ts';
 
 export const ATHS_KEY = 'aths-internal-key-0123456789abcdef0123';
@@ -37,20 +37,6 @@ export const FAST_STATUS_SYNC = {
   STATUS_SYNC_TIMEOUT_MS: '1000',
 };
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-let counter = 0;
-export const uniqueEmail = (prefix = 'c') => `${prefix}.${Date.now().toString(36)}.${++counter}@example.com`;
-
 export interface CustomerRecord {
   customerId: string;
   userId: string;
@@ -63,6 +49,16 @@ export interface CustomerRecord {
 async function json(response: Response) {
   const text = await response.text();
   return text ? (JSON.parse(text) as Record<string, any>) : {};
+}
+
+/** How many CRMS records each of these users has, read from a CRMS database (users without one are absent). */
+export async function crmsRecordCounts(crmsDb: DatabaseHandle, userIds: string[]): Promise<Map<string, number>> {
+  if (userIds.length === 0) return new Map();
+  const rows = await rowsOf<{ user_id: string; n: number }>(
+    crmsDb.db,
+    sql`SELECT user_id, count(*)::int AS n FROM customers WHERE user_id IN (${sql.join(userIds.map((id) => sql`${id}`), sql`, `)}) GROUP BY user_id`,
+  );
+  return new Map(rows.map((row) => [row.user_id, Number(row.n)]));
 }
 
 /**
@@ -235,12 +231,7 @@ export class ProvisioningSystem {
 
   /** How many CRMS records each of these users has (straight from CRMS's database). */
   async recordCounts(userIds: string[]): Promise<Map<string, number>> {
-    if (userIds.length === 0) return new Map();
-    const rows = await rowsOf<{ user_id: string; n: number }>(
-      this.crmsDb.db,
-      sql`SELECT user_id, count(*)::int AS n FROM customers WHERE user_id IN (${sql.join(userIds.map((id) => sql`${id}`), sql`, `)}) GROUP BY user_id`,
-    );
-    return new Map(rows.map((row) => [row.user_id, Number(row.n)]));
+    return crmsRecordCounts(this.crmsDb, userIds);
   }
 
   async waitForCustomers(userIds: string[], timeoutMs = 10_000): Promise<void> {
