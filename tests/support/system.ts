@@ -193,18 +193,17 @@ export class ProvisioningSystem {
   }
 
   /** An ATHS request with the administrator's bearer token. */
-  async athsAdmin(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${this.athsUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${await this.adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, body: await json(response) };
+  athsAdmin(method: string, path: string, body?: unknown) {
+    return this.asAdmin(this.athsUrl, method, path, body);
   }
 
   /** A CRMS request with the (ATHS-issued) administrator's bearer token. */
-  async crmsAdmin(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${this.crmsUrl}${path}`, {
+  crmsAdmin(method: string, path: string, body?: unknown) {
+    return this.asAdmin(this.crmsUrl, method, path, body);
+  }
+
+  private async asAdmin(baseUrl: string, method: string, path: string, body?: unknown) {
+    const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${await this.adminToken()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
