@@ -67,7 +67,7 @@ class ComposeProject {
   readonly name = `shoptest${Date.now().toString(36)}${hex(3)}`;
   readonly dir = mkdtempSync(join(tmpdir(), 'shop-containers-'));
   readonly images = { aths: `shop/aths:${this.name}`, crms: `shop/crms:${this.name}` };
-  readonly secrets = { crmsKey: hex(24), adminPassword: `Aa1${hex(12)}` };
+  readonly secrets = { crmsKey: hex(24), adminPassword: `Aa1${hex(12)}`, metricsToken: hex(20) };
   ports = { aths: 0, crms: 0 };
 
   constructor(readonly engine: Engine) {}
@@ -92,6 +92,7 @@ class ComposeProject {
       ADMIN_EMAIL: 'admin@example.com',
       ADMIN_PASSWORD: this.secrets.adminPassword,
       CORS_ORIGINS: 'http://localhost:3000',
+      METRICS_TOKEN: this.secrets.metricsToken,
       ATHS_PORT: this.ports.aths,
       CRMS_PORT: this.ports.crms,
       ATHS_IMAGE: this.images.aths,
@@ -204,6 +205,13 @@ async function main(): Promise<void> {
     const admin = await post(`${project.aths}/api/auth/login`, { email: 'admin@example.com', password: project.secrets.adminPassword });
     if (admin.status !== 200) throw new Error(`the bootstrap administrator cannot log in: ${admin.status}`);
     log('a Customer registered on ATHS is in CRMS; CRMS verifies ATHS tokens; the administrator was bootstrapped');
+    for (const url of [project.aths, project.crms]) {
+      const open = await status(`${url}/metrics`);
+      const scraped = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${project.secrets.metricsToken}` } });
+      await scraped.body?.cancel();
+      if (open !== 401 || scraped.status !== 200) throw new Error(`${url}/metrics: ${open} without METRICS_TOKEN, ${scraped.status} with it`);
+    }
+    log('/metrics answers only the scraper (METRICS_TOKEN from .env)');
 
     const figures: ContainerFigures = { engine: engine.name, baseImageBytes: await imageSize(engine, 'node:20-bookworm-slim'), services: [] };
     for (const service of ['aths', 'crms'] as const) {
