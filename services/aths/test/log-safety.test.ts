@@ -1,9 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggerOptions } from '@shop/service-kit';
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
+import { logCapture, testDatabaseDrivers } from '@shop/service-kit/testing';
 import { API_KEY, adminSession, login, PASSWORD, startAths, uniqueEmail, type TestAths } from './helpers.ts';
 
 /**
@@ -11,19 +9,11 @@ import { API_KEY, adminSession, login, PASSWORD, startAths, uniqueEmail, type Te
  * with the service's real logger writing to memory; then every secret it used is looked for in every line.
  */
 describe.each(testDatabaseDrivers())('ATHS logs on %s', (driver) => {
-  const lines: string[] = [];
-  const secrets: string[] = [];
-  const secret = (label: string) => {
-    const value = `${label}${Math.random().toString(36).slice(2, 12)}`;
-    secrets.push(value);
-    return value;
-  };
-  const logText = () => lines.join('\n');
+  const { logger, lines, secrets, secret, text: logText } = logCapture('aths');
   let aths: TestAths;
   const metricsToken = secret('metrics-token-0123456789abcdef-');
 
   beforeAll(async () => {
-    const logger = pino(loggerOptions({ service: 'aths', level: 'info', pretty: false }), { write: (line: string) => void lines.push(line) });
     aths = await startAths(driver, { METRICS_TOKEN: metricsToken, EXPOSE_DOCS: 'false' }, { logger });
   });
   afterAll(async () => aths?.close());

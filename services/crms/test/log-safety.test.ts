@@ -1,9 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loggerOptions, type App } from '@shop/service-kit';
-import { testDatabaseDrivers } from '@shop/service-kit/testing';
+import type { App } from '@shop/service-kit';
+import { logCapture, testDatabaseDrivers } from '@shop/service-kit/testing';
 import { buildApp } from '../src/app.ts';
 import { loadCrmsConfig } from '../src/config.ts';
 import { API_KEY, createCustomer, customerInput, startHarness, type Harness } from './support/harness.ts';
@@ -13,16 +12,7 @@ import { API_KEY, createCustomer, customerInput, startHarness, type Harness } fr
  * the case of `Bearer` and the METRICS_TOKEN / EXPOSE_DOCS settings, with the real logger writing to memory.
  */
 describe.each(testDatabaseDrivers())('CRMS logs on %s', (driver) => {
-  const lines: string[] = [];
-  const secrets: string[] = [];
-  const secret = (label: string) => {
-    const value = `${label}${Math.random().toString(36).slice(2, 12)}`;
-    secrets.push(value);
-    return value;
-  };
-  const logText = () => lines.join('\n');
-  const entries = () => lines.map((line) => JSON.parse(line) as Record<string, unknown> & { err?: Record<string, unknown> });
-  const logger = pino(loggerOptions({ service: 'crms', level: 'info', pretty: false }), { write: (line: string) => void lines.push(line) });
+  const { logger, lines, secrets, secret, text: logText, entries } = logCapture('crms');
   let h: Harness;
 
   beforeAll(async () => {
