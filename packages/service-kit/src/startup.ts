@@ -6,6 +6,7 @@ import type { DatabaseHandle } from './db/database.ts';
 import { errorBody } from './http/envelope.ts';
 import type { OperationsAccess } from './http/operations-access.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
+import { trackUnusedConnections } from './http/unused-connections.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { backoffDelay } from './outbox/backoff.ts';
@@ -61,6 +62,7 @@ export async function startService<A extends App>(options: StartServiceOptions<A
   // What Fastify sets on a server of its own: keep-alive longer than common proxies' (which must close first).
   server.keepAliveTimeout = 72_000;
   server.requestTimeout = 0;
+  const closeUnusedConnections = trackUnusedConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -79,7 +81,9 @@ export async function startService<A extends App>(options: StartServiceOptions<A
     async () => {
       abort.abort(new Error('shutting down'));
       closeIdleConnectionsUntilClosed(server);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      closeUnusedConnections();
+      await closed;
       // Still starting: nothing needs finishing; a connection or a migration in progress ends with the process
       // (the migration's transaction rolls back).
       if (started) {
