@@ -3,26 +3,26 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import {
   accessTokenVerifier,
-  apiKeyGuard,
-  bearerGuard,
   buildServer,
   createLogger,
   createMetricsRegistry,
-  forbidden,
   openDatabase,
   operationsAccess,
-  unauthorized,
   type AccessClaims,
+  type App,
+  type Database,
   type DatabaseHandle,
   type Logger,
 } from '@shop/service-kit';
 import type { FastifyServerFactory } from 'fastify';
 import type { Registry } from 'prom-client';
+import { createAccounts, type Accounts } from './accounts/index.ts';
 import type { AthsConfig } from './config.ts';
-import type { AthsApp, AthsContext } from './context.ts';
 import { createCustomerProvisioning, type CustomerProvisioningOptions } from './customer-provisioning/index.ts';
+import { detailedHealthCheck } from './health/detailed.ts';
+import { createGuards } from './http/guards.ts';
 import { registerRateLimits } from './http/rate-limits.ts';
-import { Mailer, type MailTransport } from './mail/mailer.ts';
+import { createMailer, type MailTransport } from './mail/mailer.ts';
 import { createAthsMetrics } from './metrics.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerAuthRoutes } from './routes/auth.ts';
@@ -30,14 +30,23 @@ import { registerDetailedHealthRoute } from './routes/health.ts';
 import { registerInternalRoutes } from './routes/internal.ts';
 import { registerUserRoutes } from './routes/user.ts';
 import { registerWellKnownRoutes } from './routes/well-known.ts';
-import { pruneOneTimeTokens, pruneRefreshTokens } from './sessions/repository.ts';
-import { SessionService } from './sessions/service.ts';
-import { SigningKeyStore } from './signing-keys/key-store.ts';
+import { pruneOneTimeTokens } from './one-time-tokens/repository.ts';
+import { pruneRefreshTokens } from './sessions/repository.ts';
+import { createSessions } from './sessions/service.ts';
+import { createSigningKeyStore, type SigningKeyStore } from './signing-keys/key-store.ts';
 import { noUserLifecycleHooks, type UserLifecycleHooks } from './users/lifecycle-hooks.ts';
-import { PasswordHasher } from './users/passwords.ts';
-import { UserService } from './users/service.ts';
+import { createPasswordHasher, type PasswordHasher } from './users/passwords.ts';
 
-export type { AthsApp, AthsContext } from './context.ts';
+/** What buildApp built, for the CLI and tests (`app.aths`); routes receive only what they use. */
+export interface AthsModules extends Accounts {
+  config: AthsConfig;
+  db: Database;
+  keys: SigningKeyStore;
+  passwords: PasswordHasher;
+  verifyAccessToken: (token: string) => Promise<AccessClaims>;
+}
+
+export type AthsApp = App & { aths: AthsModules };
 
 export const SERVICE_NAME = 'aths';
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -83,8 +92,6 @@ export interface BuildAppDeps {
   mailTransport?: MailTransport;
   /** Called inside every user-write transaction (default: no-op). May be a factory receiving the database etc. */
   userLifecycleHooks?: UserLifecycleHooks | ((ctx: HookFactoryContext) => UserLifecycleHooks | Promise<UserLifecycleHooks>);
-  /** Extra route modules / workers registered after ATHS's own routes (e.g. customer provisioning). */
-  extensions?: Array<(app: AthsApp, ctx: AthsContext) => void | Promise<void>>;
   /** Create the ADMIN_EMAIL administrator at start (default true when ADMIN_EMAIL is set). */
   bootstrapAdmin?: boolean;
   /** ATHS → CRMS customer provisioning (outbox hooks, worker, admin routes); `false` leaves it out entirely. */
@@ -130,7 +137,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
       });
     }
 
-    const keys = new SigningKeyStore(database.db, {
+    const keys = createSigningKeyStore(database.db, {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL,
@@ -140,7 +147,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     await keys.init();
     const verifyAccessToken = accessTokenVerifier({ keys: keys.getKey, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
 
-    const mailer = new Mailer({
+    const mailer = createMailer({
       smtpUrl: config.SMTP_URL,
       from: config.MAIL_FROM,
       logger,
@@ -150,9 +157,9 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     cleanups.unshift(() => mailer.close());
     if (!mailer.delivers) logger.warn('SMTP_URL is not set: e-mails and their links are written to the log');
 
-    const passwords = new PasswordHasher();
+    const passwords = createPasswordHasher();
     const athsMetrics = createAthsMetrics(metrics);
-    const sessions = new SessionService({
+    const sessions = createSessions({
       db: database.db,
       keys,
       logger,
@@ -168,8 +175,8 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     if (provisioning) cleanups.unshift(() => provisioning.stop());
     const hooksOption = deps.userLifecycleHooks ?? provisioning?.hooks ?? noUserLifecycleHooks;
     const hooks = typeof hooksOption === 'function' ? await hooksOption({ config, database, logger, metrics }) : hooksOption;
-    const users = new UserService({ db: database.db, hooks, passwords, sessions, mailer, config, logger, metrics: athsMetrics });
-    cleanups.unshift(() => users.drain());
+    const accounts = createAccounts({ db: database.db, hooks, passwords, sessions, mailer, config, logger, metrics: athsMetrics });
+    cleanups.unshift(() => accounts.credentials.drain());
 
     const app = (await buildServer({
       service: SERVICE_NAME,
@@ -189,52 +196,25 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
 
     const rateLimits = await registerRateLimits(app, config, redis ?? undefined);
 
-    const checkAccount = async (claims: AccessClaims, role?: 'Administrator') => {
-      const state = await users.accountState(claims.userId);
-      if (!state) throw unauthorized('Invalid or expired token', 'token', 'The account no longer exists');
-      // A role change takes effect at once, not when the old token expires.
-      if (role && state.role !== role) {
-        throw forbidden('Insufficient permissions', 'role', `This action requires role ${role}`);
-      }
-      return state.isActive;
-    };
-
-    const ctx: AthsContext = {
-      config,
-      database,
-      db: database.db,
-      logger,
-      metrics,
-      athsMetrics,
-      keys,
+    const guards = createGuards({ verifyAccessToken, accountState: accounts.lookups.accountState, apiKeys: config.SERVICE_API_KEYS });
+    const { registration, credentials, emailVerification, profile, administration, lookups } = accounts;
+    registerWellKnownRoutes(app, { keys });
+    registerAuthRoutes(app, {
+      registration,
+      credentials,
+      emailVerification,
       sessions,
-      users,
-      passwords,
-      mailer,
-      hooks,
-      redis,
       rateLimits,
-      verifyAccessToken,
-      guards: {
-        user: bearerGuard({ verify: verifyAccessToken, isAccountActive: (claims) => checkAccount(claims) }),
-        administrator: bearerGuard({
-          verify: verifyAccessToken,
-          roles: ['Administrator'],
-          isAccountActive: (claims) => checkAccount(claims, 'Administrator'),
-        }),
-        internal: apiKeyGuard(config.SERVICE_API_KEYS, ['x-service-api-key', 'x-api-key']),
-      },
-    };
-    app.decorate('aths', ctx);
-
-    registerWellKnownRoutes(app, ctx);
-    registerAuthRoutes(app, ctx);
-    registerUserRoutes(app, ctx);
-    registerAdminRoutes(app, ctx);
-    registerInternalRoutes(app, ctx);
-    provisioning?.registerRoutes(app, ctx);
-    registerDetailedHealthRoute(app, ctx, provisioning);
-    for (const extension of deps.extensions ?? []) await extension(app, ctx);
+      userGuard: guards.user,
+      refreshes: athsMetrics.refreshes,
+      verifiedRedirectUrl: config.EMAIL_VERIFIED_REDIRECT_URL,
+    });
+    registerUserRoutes(app, { profile, credentials, rateLimits, userGuard: guards.user });
+    registerAdminRoutes(app, { administration, registration, administratorGuard: guards.administrator });
+    registerInternalRoutes(app, { lookups, administration, verifyAccessToken, internalGuard: guards.internal });
+    provisioning?.registerRoutes(app, guards.administrator);
+    registerDetailedHealthRoute(app, detailedHealthCheck({ config, database, redis, mailer, logger, provisioning }));
+    app.decorate('aths', { ...accounts, config, db: database.db, keys, passwords, verifyAccessToken } satisfies AthsModules);
 
     // Housekeeping: expired tokens are deleted hourly.
     const prune = setInterval(() => {
@@ -257,7 +237,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
     });
 
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD && deps.bootstrapAdmin !== false) {
-      const outcome = await users.ensureAdministrator(config.ADMIN_EMAIL, config.ADMIN_PASSWORD, config.ADMIN_FULL_NAME);
+      const outcome = await registration.ensureAdministrator(config.ADMIN_EMAIL, config.ADMIN_PASSWORD, config.ADMIN_FULL_NAME);
       logger.info({ email: config.ADMIN_EMAIL, outcome }, outcome === 'created' ? 'created the first administrator' : 'administrator account already exists');
     }
     void passwords.warmUp();

@@ -69,7 +69,7 @@ export const commands: Record<string, CliCommand> = {
         return 2;
       }
       const app = await ctx.app();
-      const user = await app.aths.users.createUser(
+      const user = await app.aths.registration.createUser(
         { email: values.email.trim().toLowerCase(), password, fullName: fullName.data, contactNumber: values.contact!, role: 'Administrator', emailVerified: true },
         { sendVerification: false },
       );

@@ -24,7 +24,7 @@ describe.each(testDatabaseDrivers())('ATHS administration on %s', (driver) => {
     const res = await login(aths.app, bootstrapEmail, 'RootPass123');
     expect(res.statusCode).toBe(200);
     expect(res.json().data.user).toMatchObject({ role: 'Administrator', email: 'root@example.com', emailVerified: true });
-    expect(await aths.app.aths.users.ensureAdministrator(bootstrapEmail, 'OtherPass123')).toBe('exists');
+    expect(await aths.app.aths.registration.ensureAdministrator(bootstrapEmail, 'OtherPass123')).toBe('exists');
     expect((await login(aths.app, bootstrapEmail, 'RootPass123')).statusCode).toBe(200);
   });
 
@@ -154,16 +154,16 @@ describe.each(testDatabaseDrivers())('ATHS administration on %s', (driver) => {
     }
     const stats = (await api.get('/api/admin/stats')).json().data;
     expect(stats.adminCount).toBe(1);
-    await expect(aths.app.aths.users.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
+    await expect(aths.app.aths.administration.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
     // A deactivated Administrator does not count: the last active one still cannot be deleted.
-    const dormant = await aths.app.aths.users.createUser(
+    const dormant = await aths.app.aths.registration.createUser(
       { email: uniqueEmail('dormant'), password: PASSWORD, fullName: 'Dormant Admin', contactNumber: '0123456789', role: 'Administrator', emailVerified: true },
       { sendVerification: false },
     );
-    await aths.app.aths.users.setActive(dormant.id, false, 'admin', admin.user.id);
-    await expect(aths.app.aths.users.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
+    await aths.app.aths.administration.setActive(dormant.id, false, 'admin', admin.user.id);
+    await expect(aths.app.aths.administration.deleteUser('0'.repeat(24), admin.user.id)).rejects.toMatchObject({ statusCode: 409 });
     expect((await api.del(`/api/admin/users/${dormant.id}`)).statusCode).toBe(200);
-    await expect(aths.app.aths.users.changeRole('0'.repeat(24), admin.user.id, 'Customer')).rejects.toMatchObject({ statusCode: 409 });
+    await expect(aths.app.aths.administration.changeRole('0'.repeat(24), admin.user.id, 'Customer')).rejects.toMatchObject({ statusCode: 409 });
     const selfDelete = await aths.app.inject({
       method: 'DELETE',
       url: '/api/user/account',

@@ -119,7 +119,7 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
 
     const wrong = await login(aths.app, email, 'Wrong1234');
     const unknown = await login(aths.app, uniqueEmail('nobody'), PASSWORD);
-    await aths.app.aths.users.setActive(user._id, false, 'admin');
+    await aths.app.aths.administration.setActive(user._id, false, 'admin');
     const inactive = await login(aths.app, email);
     for (const res of [wrong, unknown, inactive]) {
       expect(res.statusCode).toBe(401);
@@ -159,11 +159,11 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
     expect(pair.refreshToken).not.toBe(refreshToken);
 
     // The role comes from the user row, not the old token.
-    const admin = await aths.app.aths.users.createUser(
+    const admin = await aths.app.aths.registration.createUser(
       { email: uniqueEmail('a'), password: PASSWORD, fullName: 'Admin', contactNumber: '0123456789', role: 'Administrator' },
       { sendVerification: false },
     );
-    await aths.app.aths.users.changeRole(admin.id, user._id, 'Administrator');
+    await aths.app.aths.administration.changeRole(admin.id, user._id, 'Administrator');
     const second = await post('/api/auth/refresh-token', { refreshToken: pair.refreshToken });
     expect(second.statusCode).toBe(200);
     const claims = await aths.app.aths.verifyAccessToken(second.json().data.accessToken);
@@ -189,7 +189,7 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
 
   it('refresh for a deactivated user answers 401', async () => {
     const { refreshToken, user } = await register(aths.app);
-    await aths.app.aths.users.setActive(user._id, false, 'internal');
+    await aths.app.aths.administration.setActive(user._id, false, 'internal');
     expect((await post('/api/auth/refresh-token', { refreshToken })).statusCode).toBe(401);
   });
 
@@ -238,7 +238,7 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
     const count = smtp.messages.length;
     await post('/api/auth/forgot-password', { email });
     const token = await smtp.tokenFor(email, 'Reset token', count);
-    const { oneTimeTokens } = await import('../src/sessions/schema.ts');
+    const { oneTimeTokens } = await import('../src/one-time-tokens/schema.ts');
     const { eq } = await import('drizzle-orm');
     await aths.app.aths.db.update(oneTimeTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(oneTimeTokens.userId, user._id));
     const res = await post('/api/auth/reset-password', { token, newPassword: 'NewSecret456' });

@@ -169,7 +169,7 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** An Administrator created directly through the service, then signed in. */
 export async function adminSession(app: AthsApp, email = uniqueEmail('admin')) {
-  const user = await app.aths.users.createUser(
+  const user = await app.aths.registration.createUser(
     { email, password: PASSWORD, fullName: 'Grace Hopper', contactNumber: '0123456789', role: 'Administrator', emailVerified: true },
     { sendVerification: false },
   );

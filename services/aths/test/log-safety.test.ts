@@ -22,7 +22,7 @@ describe.each(testDatabaseDrivers())('ATHS logs on %s', (driver) => {
   async function quietUser() {
     const email = `${secret('owner')}@example.com`;
     const password = `${secret('Pw')}A1`;
-    await aths.app.aths.users.createUser(
+    await aths.app.aths.registration.createUser(
       { email, password, fullName: 'Quiet User', contactNumber: '0123456789', role: 'Customer', emailVerified: true },
       { sendVerification: false },
     );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { hashToken, newOpaqueToken } from '../src/sessions/tokens.ts';
+import { hashToken, newOpaqueToken } from '../src/opaque-tokens.ts';
 
 describe('opaque tokens', () => {
   it('are 256-bit URL-safe strings, never repeated across refills of the random pool', () => {

@@ -53,7 +53,7 @@ describe.each(testDatabaseDrivers())('ATHS rate limits on %s', (driver) => {
     expect((await forgot(email)).statusCode).toBe(200);
     expect((await forgot(email)).statusCode).toBe(200);
     expect429(await forgot(email));
-    const { accessToken } = await aths.app.aths.users.register(registration()).then((r) => ({ accessToken: r.tokens.accessToken }));
+    const { accessToken } = await aths.app.aths.registration.register(registration()).then((r) => ({ accessToken: r.tokens.accessToken }));
     const resend = () => aths.app.inject({ method: 'POST', url: '/api/auth/resend-verification', headers: { authorization: `Bearer ${accessToken}` } });
     expect((await resend()).statusCode).toBe(200);
     expect((await resend()).statusCode).toBe(200);
@@ -216,7 +216,7 @@ describe.each(combinations)('ATHS rate limits on %s with the %s store', (driver,
     });
   const closeAccount = (token: string, ip: string, password = 'Wrong1234') =>
     aths.app.inject({ method: 'DELETE', url: '/api/user/account', headers: bearer(token), payload: { password, confirmation: 'DELETE' }, remoteAddress: ip });
-  const signUp = async () => (await aths.app.aths.users.register(registration())).tokens.accessToken;
+  const signUp = async () => (await aths.app.aths.registration.register(registration())).tokens.accessToken;
 
   it('limits current-password checks per user, on change-password and delete-account together', async () => {
     const token = await signUp();

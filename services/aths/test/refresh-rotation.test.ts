@@ -8,7 +8,7 @@ import { createTestDatabase, testDatabaseDrivers } from '@shop/service-kit/testi
 import { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, type AthsApp } from '../src/app.ts';
 import { loadAthsConfig } from '../src/config.ts';
 import { refreshTokens } from '../src/sessions/schema.ts';
-import { hashToken } from '../src/sessions/tokens.ts';
+import { hashToken } from '../src/opaque-tokens.ts';
 import { adminSession, bearer, buildTestApp, login, PASSWORD, register, startAths, type TestAths } from './helpers.ts';
 
 const DAY = 86_400_000;

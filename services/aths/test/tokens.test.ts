@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64url, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { isNull } from 'drizzle-orm';
 import { testDatabaseDrivers } from '@shop/service-kit/testing';
-import { SigningKeyStore } from '../src/signing-keys/key-store.ts';
+import { createSigningKeyStore } from '../src/signing-keys/key-store.ts';
 import { signingKeys } from '../src/signing-keys/schema.ts';
 import { adminSession, API_KEY, bearer, login, register, startAths, uniqueEmail, type TestAths } from './helpers.ts';
 
@@ -73,7 +73,7 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
 
     const customerOnAdmin = await aths.app.inject({ method: 'GET', url: '/api/admin/stats', headers: bearer(accessToken) });
     expectError(customerOnAdmin, 403, 'role');
-    await aths.app.aths.users.setActive(user._id, false, 'admin');
+    await aths.app.aths.administration.setActive(user._id, false, 'admin');
     expectError(await profile(bearer(accessToken)), 403, 'account');
   });
 
@@ -103,7 +103,7 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
   });
 
   it('another instance follows a rotation (unknown kid → reload) and concurrent key creation makes one key', async () => {
-    const other = new SigningKeyStore(aths.database.db, { issuer: 'aths', audience: 'shop', accessTokenTtlSeconds: 1800 });
+    const other = createSigningKeyStore(aths.database.db, { issuer: 'aths', audience: 'shop', accessTokenTtlSeconds: 1800 });
     await other.init();
     const { kid } = await other.rotate();
     const { user } = await register(aths.app);
@@ -112,7 +112,7 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
 
     // No current key (as on a fresh database), several instances start at once: exactly one key is created.
     await aths.database.db.update(signingKeys).set({ retiredAt: new Date() }).where(isNull(signingKeys.retiredAt));
-    const stores = Array.from({ length: 4 }, () => new SigningKeyStore(aths.database.db, { issuer: 'aths', audience: 'shop', accessTokenTtlSeconds: 1800 }));
+    const stores = Array.from({ length: 4 }, () => createSigningKeyStore(aths.database.db, { issuer: 'aths', audience: 'shop', accessTokenTtlSeconds: 1800 }));
     await Promise.all(stores.map((store) => store.init()));
     const current = await aths.database.db.select().from(signingKeys).where(isNull(signingKeys.retiredAt));
     expect(current).toHaveLength(1);
@@ -153,7 +153,7 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
         expect(bad.statusCode).toBe(401);
         expect(bad.json()).toMatchObject({ success: false, data: { valid: false } });
       }
-      await aths.app.aths.users.setActive(user._id, false, 'admin');
+      await aths.app.aths.administration.setActive(user._id, false, 'admin');
       expect((await validate(accessToken)).json().data).toEqual({ valid: false });
     });
 

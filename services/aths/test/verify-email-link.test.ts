@@ -5,7 +5,7 @@ import { ConfigError, createLogger } from '@shop/service-kit';
 import { testDatabaseDrivers } from '@shop/service-kit/testing';
 import { buildApp, type AthsApp } from '../src/app.ts';
 import { loadAthsConfig } from '../src/config.ts';
-import { oneTimeTokens } from '../src/sessions/schema.ts';
+import { oneTimeTokens } from '../src/one-time-tokens/schema.ts';
 import { API_KEY, bearer, register, startAths, startSmtp, type Smtp, type TestAths } from './helpers.ts';
 
 async function freePort(): Promise<number> {

@@ -13,13 +13,14 @@ import {
   type OutboxSettings,
 } from '@shop/service-kit';
 import type { AthsConfig } from '../config.ts';
-import type { AthsContext } from '../context.ts';
+import type { Guards } from '../http/guards.ts';
 import { createCrmsClient, type CrmsClient } from './crms-client.ts';
 import { provisioningHandlers } from './handlers.ts';
 import { provisioningHooks } from './hooks.ts';
 import { registerCoverageMetrics } from './metrics.ts';
 import { provisioningCoverage, reconcileCustomers, type ReconcileResult } from './reconcile.ts';
-import { registerCustomerSyncRoutes, type SyncStatus } from './routes.ts';
+import type { SyncStatus } from './dto.ts';
+import { registerCustomerSyncRoutes } from './routes.ts';
 import { customerOutbox } from './schema.ts';
 
 export { customerOutbox } from './schema.ts';
@@ -116,8 +117,8 @@ export function createCustomerProvisioning(deps: CustomerProvisioningDeps, optio
     status,
     retry,
     reconcile,
-    registerRoutes(app: App, ctx: AthsContext) {
-      registerCustomerSyncRoutes(app, ctx, { status, retry, reconcile });
+    registerRoutes(app: App, administratorGuard: Guards['administrator']) {
+      registerCustomerSyncRoutes(app, administratorGuard, { status, retry, reconcile });
     },
     /** Starts delivering (when enabled). On a database whose outbox was never used, first queues existing Customers. */
     async start() {

@@ -1,32 +1,10 @@
-import { z } from 'zod';
-import { objectIdSchema, ok, successSchema, type App } from '@shop/service-kit';
-import type { AthsContext } from '../context.ts';
+import { ok, successSchema, type App } from '@shop/service-kit';
+import type { Guards } from '../http/guards.ts';
 import { bearerSecurity, errorResponses } from '../routes/common.ts';
+import { reconcileResultSchema, requeuedSchema, retryBody, syncStatusSchema, type SyncStatus } from './dto.ts';
 import type { ReconcileResult } from './reconcile.ts';
 
 const tags = ['admin'];
-
-export const syncStatusSchema = z.object({
-  counts: z.object({ pending: z.number().int(), delivered: z.number().int(), dead: z.number().int() }),
-  oldestPendingAgeSeconds: z.number(),
-  oldestPendingCreatedAt: z.string().nullable(),
-  customers: z.object({ registered: z.number().int(), provisioned: z.number().int() }),
-  delivery: z.object({ enabled: z.boolean(), crmsBaseUrl: z.string().nullable(), targetFailing: z.boolean() }),
-  deadLetters: z.array(
-    z.object({
-      messageId: z.string(),
-      userId: z.string(),
-      operation: z.string(),
-      attempts: z.number().int(),
-      lastStatus: z.number().int().nullable(),
-      lastError: z.string().nullable(),
-      createdAt: z.string(),
-      failedAt: z.string(),
-    }),
-  ),
-});
-
-export type SyncStatus = z.output<typeof syncStatusSchema>;
 
 export interface CustomerSyncOperations {
   status(): Promise<SyncStatus>;
@@ -35,8 +13,7 @@ export interface CustomerSyncOperations {
 }
 
 /** GET/POST /api/admin/customer-sync[/retry|/reconcile]: the provisioning state and the operator's levers. */
-export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provisioning: CustomerSyncOperations): void {
-  const onRequest = ctx.guards.administrator;
+export function registerCustomerSyncRoutes(app: App, onRequest: Guards['administrator'], provisioning: CustomerSyncOperations): void {
 
   app.get(
     '/api/admin/customer-sync',
@@ -66,8 +43,8 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
           'Without a body (or without `userIds`): every dead-lettered message. With `userIds`: only those users\' ' +
           'dead-lettered messages, and their pending retries are made due now.',
         security: bearerSecurity,
-        body: z.object({ userIds: z.array(objectIdSchema).min(1).max(1000).optional() }).nullish(),
-        response: { 200: successSchema(z.object({ requeued: z.number().int() })), ...errorResponses(400, 401, 403) },
+        body: retryBody,
+        response: { 200: successSchema(requeuedSchema), ...errorResponses(400, 401, 403) },
       },
     },
     async (request) => ok('Customer sync retry queued', { requeued: await provisioning.retry(request.body?.userIds) }),
@@ -84,7 +61,7 @@ export function registerCustomerSyncRoutes(app: App, ctx: AthsContext, provision
           'Customers with no pending or delivered create are queued; dead-lettered creates of Customers are re-queued. ' +
           'Safe to repeat: CRMS creates are idempotent.',
         security: bearerSecurity,
-        response: { 200: successSchema(z.object({ queued: z.number().int(), requeued: z.number().int() })), ...errorResponses(401, 403) },
+        response: { 200: successSchema(reconcileResultSchema), ...errorResponses(401, 403) },
       },
     },
     async () => ok('Customer sync reconciliation queued', await provisioning.reconcile()),

@@ -39,70 +39,33 @@ export interface MailerOptions {
  * in-process queue after the current request's response went out. Failures are retried a few times, then logged.
  * Without an SMTP server, the message and its link are written to the log instead (development).
  */
-export class Mailer {
-  private readonly queue: MailMessage[] = [];
-  private active = 0;
-  private idleWaiters: (() => void)[] = [];
-  private closed = false;
-  private readonly transport: MailTransport | null;
-  private readonly concurrency: number;
-  private readonly attempts: number;
-  private readonly retryDelayMs: number;
+export function createMailer(options: MailerOptions) {
+  const { logger } = options;
+  const transport: MailTransport | null =
+    options.transport ?? (options.smtpUrl ? (nodemailer.createTransport(options.smtpUrl) as Transporter as unknown as MailTransport) : null);
+  const concurrency = options.concurrency ?? 4;
+  const attempts = options.attempts ?? 3;
+  const retryDelayMs = options.retryDelayMs ?? 2_000;
+  const queue: MailMessage[] = [];
+  let active = 0;
+  let idleWaiters: (() => void)[] = [];
+  let closed = false;
 
-  constructor(private readonly options: MailerOptions) {
-    this.transport =
-      options.transport ??
-      (options.smtpUrl ? (nodemailer.createTransport(options.smtpUrl) as Transporter as unknown as MailTransport) : null);
-    this.concurrency = options.concurrency ?? 4;
-    this.attempts = options.attempts ?? 3;
-    this.retryDelayMs = options.retryDelayMs ?? 2_000;
-  }
-
-  get delivers(): boolean {
-    return this.transport !== null;
-  }
-
-  /** How mail leaves: an SMTP server (SMTP_URL), the log (no SMTP_URL), or a transport given by the embedding code. */
-  get transportKind(): 'smtp' | 'log' | 'custom' {
-    return this.options.transport ? 'custom' : this.transport ? 'smtp' : 'log';
-  }
-
-  /**
-   * Asks the transport whether it could send now (nodemailer's public `verify()`: one connection, greeting, login,
-   * quit); rejects when it cannot. Resolves false when there is nothing to ask (the log, a transport without verify).
-   */
-  async verifyTransport(): Promise<boolean> {
-    if (!this.transport?.verify) return false;
-    await this.transport.verify();
-    return true;
-  }
-
-  enqueue(message: MailMessage): void {
-    if (this.closed) {
-      this.options.logger.warn({ kind: message.kind }, 'mailer closed: message dropped');
-      return;
-    }
-    this.queue.push(message);
-    // setImmediate: after the I/O phase in which the current response is written.
-    setImmediate(() => this.pump());
-  }
-
-  private pump(): void {
-    while (this.active < this.concurrency && this.queue.length > 0) {
-      const message = this.queue.shift()!;
-      this.active++;
-      void this.deliver(message).finally(() => {
-        this.active--;
-        if (this.queue.length > 0) this.pump();
-        else if (this.active === 0) this.notifyIdle();
+  function pump(): void {
+    while (active < concurrency && queue.length > 0) {
+      const message = queue.shift()!;
+      active++;
+      void deliver(message).finally(() => {
+        active--;
+        if (queue.length > 0) pump();
+        else if (active === 0) notifyIdle();
       });
     }
   }
 
-  private async deliver(message: MailMessage): Promise<void> {
-    const { logger } = this.options;
-    if (!this.transport) {
-      if (this.options.logLinks === false) {
+  async function deliver(message: MailMessage): Promise<void> {
+    if (!transport) {
+      if (options.logLinks === false) {
         logger.warn({ mail: { kind: message.kind, to: message.to } }, 'mail not sent: SMTP_URL is not set');
         return;
       }
@@ -112,46 +75,69 @@ export class Mailer {
       );
       return;
     }
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
       const started = Date.now();
       try {
-        await this.transport.sendMail({
-          from: this.options.from,
-          to: message.to,
-          subject: message.subject,
-          text: message.text,
-          html: message.html,
-        });
+        await transport.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text, html: message.html });
         logger.info({ mail: { kind: message.kind, to: message.to }, attempt, durationMs: Date.now() - started }, 'mail sent');
         return;
       } catch (error) {
-        const last = attempt === this.attempts || this.closed;
+        const last = attempt === attempts || closed;
         logger[last ? 'error' : 'warn'](
           { mail: { kind: message.kind, to: message.to }, attempt, err: { message: (error as Error).message } },
           last ? 'mail delivery failed; giving up' : 'mail delivery failed; will retry',
         );
         if (last) return;
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * attempt));
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs * attempt));
       }
     }
   }
 
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+  function notifyIdle(): void {
+    const waiters = idleWaiters;
+    idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
   /** Resolves once nothing is queued or being sent. */
-  idle(): Promise<void> {
-    if (this.active === 0 && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  function idle(): Promise<void> {
+    if (active === 0 && queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => idleWaiters.push(resolve));
   }
 
-  /** Stops taking messages and waits (up to `graceMs`) for the queue to drain. */
-  async close(graceMs = 5_000): Promise<void> {
-    this.closed = true;
-    await Promise.race([this.idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
-    this.transport?.close?.();
-  }
+  return {
+    delivers: transport !== null,
+    /** How mail leaves: an SMTP server (SMTP_URL), the log (no SMTP_URL), or a transport given by the embedding code. */
+    transportKind: (options.transport ? 'custom' : transport ? 'smtp' : 'log') as 'smtp' | 'log' | 'custom',
+    idle,
+
+    /**
+     * Asks the transport whether it could send now (nodemailer's public `verify()`: one connection, greeting, login,
+     * quit); rejects when it cannot. Resolves false when there is nothing to ask (the log, a transport without verify).
+     */
+    async verifyTransport(): Promise<boolean> {
+      if (!transport?.verify) return false;
+      await transport.verify();
+      return true;
+    },
+
+    enqueue(message: MailMessage): void {
+      if (closed) {
+        logger.warn({ kind: message.kind }, 'mailer closed: message dropped');
+        return;
+      }
+      queue.push(message);
+      // setImmediate: after the I/O phase in which the current response is written.
+      setImmediate(pump);
+    },
+
+    /** Stops taking messages and waits (up to `graceMs`) for the queue to drain. */
+    async close(graceMs = 5_000): Promise<void> {
+      closed = true;
+      await Promise.race([idle(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      transport?.close?.();
+    },
+  };
 }
+
+export type Mailer = ReturnType<typeof createMailer>;

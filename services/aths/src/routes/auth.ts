@@ -1,25 +1,43 @@
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { authOf, badRequest, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
-import type { AthsContext } from '../context.ts';
+import type { Credentials } from '../accounts/credentials.ts';
 import {
-  addressInput,
+  assertConfirmed,
   authResultSchema,
-  contactNumberInput,
-  emailInput,
-  fullNameInput,
-  passwordInput,
-  toPublicUser,
-  tokenPairSchema,
-  userDataSchema,
-} from '../users/dto.ts';
-import { verificationRedirect, type VerificationFailure } from '../users/email-verification.ts';
+  forgotPasswordBody,
+  loginBody,
+  registerBody,
+  resetPasswordBody,
+  verificationRedirectSchema,
+  verifyEmailBody,
+  verifyEmailQuery,
+} from '../accounts/dto.ts';
+import { verificationRedirect, type EmailVerification, type VerificationFailure } from '../accounts/email-verification.ts';
+import type { Registration } from '../accounts/registration.ts';
+import type { Guards } from '../http/guards.ts';
+import type { RateLimits } from '../http/rate-limits.ts';
+import type { AthsMetrics } from '../metrics.ts';
+import { logoutBody, refreshBody, tokenPairSchema } from '../sessions/dto.ts';
+import type { Sessions } from '../sessions/service.ts';
+import { toPublicUser, userDataSchema } from '../users/dto.ts';
 import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['auth'];
 
-export function registerAuthRoutes(app: App, ctx: AthsContext): void {
-  const { users, sessions, rateLimits, guards } = ctx;
+export interface AuthRoutesDeps {
+  registration: Registration;
+  credentials: Credentials;
+  emailVerification: EmailVerification;
+  sessions: Sessions;
+  rateLimits: RateLimits;
+  userGuard: Guards['user'];
+  refreshes: AthsMetrics['refreshes'];
+  /** EMAIL_VERIFIED_REDIRECT_URL: where the verification link sends the browser. */
+  verifiedRedirectUrl: string;
+}
+
+export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
+  const { registration, credentials, emailVerification, sessions, rateLimits } = deps;
 
   app.post(
     '/api/auth/register',
@@ -31,19 +49,12 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         description:
           'Creates a Customer (any other `role` → 403), signs them in and sends a verification e-mail. The CRMS record is provisioned asynchronously.',
         security: [],
-        body: z.object({
-          email: emailInput,
-          password: passwordInput,
-          fullName: fullNameInput,
-          contactNumber: contactNumberInput,
-          address: addressInput.optional(),
-          role: z.string().optional().describe('Only `Customer` is accepted'),
-        }),
+        body: registerBody,
         response: { 201: successSchema(authResultSchema), ...errorResponses(400, 403, 409, 429) },
       },
     },
     async (request, reply) => {
-      const { user, tokens } = await users.register(request.body);
+      const { user, tokens } = await registration.register(request.body);
       return reply.code(201).send(ok('User registered successfully', { user: toPublicUser(user), ...tokens }));
     },
   );
@@ -56,13 +67,12 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'Sign in with e-mail and password',
         security: [],
-        // Login does not re-check the password rule (older passwords may predate it): any non-empty string.
-        body: z.object({ email: emailInput, password: z.string().min(1).max(1024) }),
+        body: loginBody,
         response: { 200: successSchema(authResultSchema), ...errorResponses(400, 401, 429) },
       },
     },
     async (request) => {
-      const { user, tokens } = await users.login(request.body.email, request.body.password);
+      const { user, tokens } = await credentials.login(request.body.email, request.body.password);
       return ok('Login successful', { user: toPublicUser(user), ...tokens });
     },
   );
@@ -81,17 +91,17 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
           'Either way a session ends `REFRESH_TOKEN_ABSOLUTE_TTL` (default 30 days) after the login or registration that ' +
           'started it; refreshes never extend that. Invalid, expired or revoked token → 401 field `refreshToken`.',
         security: [],
-        body: z.object({ refreshToken: z.string().min(1).max(512) }),
+        body: refreshBody,
         response: { 200: successSchema(tokenPairSchema), ...errorResponses(400, 401) },
       },
     },
     async (request) => {
       try {
         const tokens = await sessions.refresh(request.body.refreshToken);
-        ctx.athsMetrics.refreshes.inc({ outcome: 'success' });
+        deps.refreshes.inc({ outcome: 'success' });
         return ok('Token refreshed successfully', tokens);
       } catch (error) {
-        ctx.athsMetrics.refreshes.inc({ outcome: 'rejected' });
+        deps.refreshes.inc({ outcome: 'rejected' });
         throw error;
       }
     },
@@ -104,7 +114,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'End the session of a refresh token',
         security: [],
-        body: z.object({ refreshToken: z.string().max(512).optional() }).nullish(),
+        body: logoutBody,
         response: { 200: messageOnlySchema, ...errorResponses(400) },
       },
     },
@@ -124,12 +134,12 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         summary: 'Send a password-reset link',
         description: 'Answers the same whether or not an account exists for the address.',
         security: [],
-        body: z.object({ email: emailInput }),
+        body: forgotPasswordBody,
         response: { 200: messageOnlySchema, ...errorResponses(400, 429) },
       },
     },
     async (request) => {
-      users.forgotPassword(request.body.email);
+      credentials.forgotPassword(request.body.email);
       return ok('If an account exists for this email, a password reset link has been sent');
     },
   );
@@ -142,23 +152,16 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'Set a new password with a reset token',
         security: [],
-        body: z.object({
-          token: z.string().min(1).max(512).optional(),
-          resetToken: z.string().min(1).max(512).optional(),
-          newPassword: passwordInput,
-          confirmPassword: z.string().optional(),
-        }),
+        body: resetPasswordBody,
         response: { 200: messageOnlySchema, ...errorResponses(400, 429) },
       },
     },
     async (request) => {
-      const { token, resetToken, newPassword, confirmPassword } = request.body;
+      const { token, resetToken, newPassword } = request.body;
       const value = token ?? resetToken;
       if (!value) throw badRequest('Validation failed', 'body -> token', 'field required');
-      if (confirmPassword !== undefined && confirmPassword !== newPassword) {
-        throw badRequest('Validation failed', 'body -> confirmPassword', 'must match newPassword');
-      }
-      await users.resetPassword(value, newPassword);
+      assertConfirmed(request.body);
+      await credentials.resetPassword(value, newPassword);
       return ok('Password reset successfully. Please sign in with your new password');
     },
   );
@@ -170,19 +173,19 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'Confirm an e-mail address with the token from the verification mail',
         security: [],
-        body: z.object({ token: z.string().min(1).max(512) }),
+        body: verifyEmailBody,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400) },
       },
     },
     async (request) => {
-      const user = await users.verifyEmail(request.body.token);
+      const user = await emailVerification.verify(request.body.token);
       return ok('Email verified successfully', { user: toPublicUser(user) });
     },
   );
 
   // The link in the verification mail: a person clicked it, so every outcome is a redirect to the app, never JSON.
   const verifiedRedirect = (reply: FastifyReply, failure?: VerificationFailure) =>
-    reply.header('cache-control', 'no-store').redirect(verificationRedirect(ctx.config.EMAIL_VERIFIED_REDIRECT_URL, failure), 302);
+    reply.header('cache-control', 'no-store').redirect(verificationRedirect(deps.verifiedRedirectUrl, failure), 302);
   app.get(
     '/api/auth/verify-email',
     {
@@ -203,13 +206,13 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
           '`reason` = `missing` (no token), `invalid` (unknown or malformed token), `expired`, or `used` (used already, or ' +
           'replaced by a newer link).',
         security: [],
-        querystring: z.object({ token: z.string().max(512).optional().describe('The token from the verification mail') }),
-        response: { 302: z.void().describe('Redirect (`Location` header) to the app, with `emailVerified` and, on failure, `reason`') },
+        querystring: verifyEmailQuery,
+        response: { 302: verificationRedirectSchema },
       },
     },
     async (request, reply) => {
       const token = request.validationError ? undefined : request.query.token;
-      const failure = request.validationError ? 'invalid' : token ? await users.verifyEmailLink(token) : 'missing';
+      const failure = request.validationError ? 'invalid' : token ? await emailVerification.verifyLink(token) : 'missing';
       return verifiedRedirect(reply, failure);
     },
   );
@@ -217,7 +220,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
   app.post(
     '/api/auth/resend-verification',
     {
-      onRequest: guards.user,
+      onRequest: deps.userGuard,
       preHandler: rateLimits.resendVerification,
       schema: {
         tags,
@@ -227,7 +230,7 @@ export function registerAuthRoutes(app: App, ctx: AthsContext): void {
       },
     },
     async (request) => {
-      await users.resendVerification(authOf(request).userId);
+      await emailVerification.resend(authOf(request).userId);
       return ok('Verification email sent');
     },
   );

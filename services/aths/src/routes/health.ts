@@ -1,11 +1,8 @@
 import { errorBodySchema, ok, successSchema, type App } from '@shop/service-kit';
-import type { AthsContext } from '../context.ts';
-import { detailedHealthCheck, detailedHealthSchema, type DetailedHealthSources } from '../health/detailed.ts';
+import { detailedHealthSchema, type DetailedHealth } from '../health/detailed.ts';
 
 /** GET /health/detailed: public like /health; 503 in the error envelope (as /health/ready) with the report as `data`. */
-export function registerDetailedHealthRoute(app: App, ctx: AthsContext, provisioning: DetailedHealthSources['provisioning']): void {
-  const report = detailedHealthCheck({ ...ctx, provisioning });
-
+export function registerDetailedHealthRoute(app: App, report: () => Promise<DetailedHealth>): void {
   app.get(
     '/health/detailed',
     {

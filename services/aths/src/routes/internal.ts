@@ -1,14 +1,31 @@
-import { z } from 'zod';
-import { HttpError, notFound, objectIdSchema, ok, successSchema, type App } from '@shop/service-kit';
-import type { AthsContext } from '../context.ts';
-import { emailInput, toPublicUser, userDataSchema } from '../users/dto.ts';
+import { HttpError, notFound, ok, successSchema, type App } from '@shop/service-kit';
+import type { Administration } from '../accounts/administration.ts';
+import { emailParams, statusBody, userIdParams } from '../accounts/dto.ts';
+import type { UserLookups } from '../accounts/lookups.ts';
+import type { GuardDeps, Guards } from '../http/guards.ts';
+import { invalidTokenSchema, validateTokenBody, validTokenSchema } from '../sessions/dto.ts';
+import { toPublicUser, userDataSchema } from '../users/dto.ts';
+import type { UserRow } from '../users/schema.ts';
 import { apiKeySecurity, errorResponses } from './common.ts';
 
 const tags = ['internal'];
 
-export function registerInternalRoutes(app: App, ctx: AthsContext): void {
-  const { users, guards } = ctx;
-  const onRequest = guards.internal;
+export interface InternalRoutesDeps {
+  lookups: UserLookups;
+  administration: Administration;
+  verifyAccessToken: GuardDeps['verifyAccessToken'];
+  internalGuard: Guards['internal'];
+}
+
+/** The answer of both user look-ups: the user, or 404 naming the field looked up. */
+function userFound(user: UserRow | undefined, field: string) {
+  if (!user) throw notFound('User not found', field);
+  return ok('User retrieved successfully', { user: toPublicUser(user) });
+}
+
+export function registerInternalRoutes(app: App, deps: InternalRoutesDeps): void {
+  const { lookups, administration } = deps;
+  const onRequest = deps.internalGuard;
 
   app.post(
     '/api/internal/validate-token',
@@ -18,23 +35,14 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'Validate an access token (for services that do not verify JWTs themselves)',
         security: apiKeySecurity,
-        body: z.object({ token: z.string().min(1).max(4096) }),
-        response: {
-          200: successSchema(z.object({ valid: z.literal(true), userId: z.string(), email: z.string(), role: z.string() })),
-          401: z.object({
-            success: z.literal(false),
-            message: z.string(),
-            errors: z.array(z.object({ field: z.string(), message: z.string() })),
-            data: z.object({ valid: z.literal(false) }).optional(),
-          }),
-          ...errorResponses(400),
-        },
+        body: validateTokenBody,
+        response: { 200: successSchema(validTokenSchema), 401: invalidTokenSchema, ...errorResponses(400) },
       },
     },
     async (request, reply) => {
       try {
-        const claims = await ctx.verifyAccessToken(request.body.token);
-        const active = await users.isActive(claims.userId);
+        const claims = await deps.verifyAccessToken(request.body.token);
+        const active = await lookups.isActive(claims.userId);
         if (!active) {
           return reply.code(401).send({
             success: false as const,
@@ -59,15 +67,11 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'A user by id',
         security: apiKeySecurity,
-        params: z.object({ userId: objectIdSchema }),
+        params: userIdParams,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => {
-      const user = await users.findUser(request.params.userId);
-      if (!user) throw notFound('User not found', 'userId');
-      return ok('User retrieved successfully', { user: toPublicUser(user) });
-    },
+    async (request) => userFound(await lookups.byId(request.params.userId), 'userId'),
   );
 
   app.get(
@@ -78,15 +82,11 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'A user by e-mail address',
         security: apiKeySecurity,
-        params: z.object({ email: emailInput }),
+        params: emailParams,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => {
-      const user = await users.findUserByEmail(request.params.email);
-      if (!user) throw notFound('User not found', 'email');
-      return ok('User retrieved successfully', { user: toPublicUser(user) });
-    },
+    async (request) => userFound(await lookups.byEmail(request.params.email), 'email'),
   );
 
   app.patch(
@@ -97,13 +97,13 @@ export function registerInternalRoutes(app: App, ctx: AthsContext): void {
         tags,
         summary: 'Activate or deactivate a user (CRMS, when a customer is suspended or reactivated)',
         security: apiKeySecurity,
-        params: z.object({ userId: objectIdSchema }),
-        body: z.object({ isActive: z.boolean() }),
+        params: userIdParams,
+        body: statusBody,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404, 409) },
       },
     },
     async (request) => {
-      const user = await users.setActive(request.params.userId, request.body.isActive, 'internal');
+      const user = await administration.setActive(request.params.userId, request.body.isActive, 'internal');
       return ok(request.body.isActive ? 'User activated successfully' : 'User deactivated successfully', { user: toPublicUser(user) });
     },
   );

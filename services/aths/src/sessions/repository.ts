@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '@shop/service-kit';
-import { oneTimeTokens, refreshTokens, type OneTimePurpose } from './schema.ts';
+import { refreshTokens } from './schema.ts';
 
 export interface NewRefreshToken {
   id: string;
@@ -17,13 +17,6 @@ export interface AcceptedRefreshToken {
   familyId: string;
   userId: string;
   familyExpiresAt: Date;
-}
-
-export interface NewOneTimeToken {
-  tokenHash: string;
-  purpose: OneTimePurpose;
-  userId: string;
-  expiresAt: Date;
 }
 
 export async function insertRefreshToken(ex: Executor, values: NewRefreshToken): Promise<void> {
@@ -97,42 +90,3 @@ export async function pruneRefreshTokens(ex: Executor, olderThan: Date): Promise
     .delete(refreshTokens)
     .where(or(lt(refreshTokens.expiresAt, olderThan), lt(refreshTokens.revokedAt, olderThan)));
 }
-
-export async function insertOneTimeToken(ex: Executor, values: NewOneTimeToken): Promise<void> {
-  await ex.insert(oneTimeTokens).values(values);
-}
-
-/** Uses a one-time token: only an unused, unexpired token of that purpose matches, and only once. */
-export async function consumeOneTimeToken(
-  ex: Executor,
-  tokenHash: string,
-  purpose: OneTimePurpose,
-  now: Date,
-): Promise<string | undefined> {
-  const [row] = await ex
-    .update(oneTimeTokens)
-    .set({ usedAt: now })
-    .where(
-      and(
-        eq(oneTimeTokens.tokenHash, tokenHash),
-        eq(oneTimeTokens.purpose, purpose),
-        isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, now),
-      ),
-    )
-    .returning({ userId: oneTimeTokens.userId });
-  return row?.userId;
-}
-
-/** Invalidates the user's other outstanding tokens of one purpose (a new link replaces the old ones). */
-export async function expireOneTimeTokens(ex: Executor, userId: string, purpose: OneTimePurpose, now: Date): Promise<void> {
-  await ex
-    .update(oneTimeTokens)
-    .set({ usedAt: now })
-    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
-}
-
-export async function pruneOneTimeTokens(ex: Executor, olderThan: Date): Promise<void> {
-  await ex.delete(oneTimeTokens).where(lt(oneTimeTokens.expiresAt, olderThan));
-}
-

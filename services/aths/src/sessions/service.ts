@@ -1,9 +1,9 @@
 import { newObjectId, unauthorized, type Database, type Executor, type Logger, type Role } from '@shop/service-kit';
+import { hashToken, newOpaqueToken } from '../opaque-tokens.ts';
 import type { SigningKeyStore } from '../signing-keys/key-store.ts';
 import { findUserById } from '../users/repository.ts';
 import * as repo from './repository.ts';
 import type { AcceptedRefreshToken, NewRefreshToken } from './repository.ts';
-import { hashToken, newOpaqueToken } from './tokens.ts';
 
 export interface TokenPair {
   accessToken: string;
@@ -12,9 +12,9 @@ export interface TokenPair {
   expiresIn: number;
 }
 
-export interface SessionServiceOptions {
+export interface SessionsOptions {
   db: Database;
-  keys: SigningKeyStore;
+  keys: Pick<SigningKeyStore, 'sign'>;
   logger: Logger;
   accessTokenTtlSeconds: number;
   /** Idle lifetime of one refresh token; each refresh starts a new one, capped at the family's absolute end. */
@@ -34,19 +34,18 @@ const invalidRefreshToken = () => unauthorized('Invalid or expired refresh token
  * Access tokens (signed JWTs) and refresh-token families (opaque, hashed, with an absolute end; rotated on use and
  * reuse-detected, or kept when rotation is off).
  */
-export class SessionService {
-  constructor(private readonly options: SessionServiceOptions) {}
+export function createSessions(options: SessionsOptions) {
+  const { db, keys, logger } = options;
 
   /** The idle expiry of a token issued or used at `now`, never past its family's absolute end. */
-  private idleExpiry(now: number, familyExpiresAt: Date): Date {
-    return new Date(Math.min(now + this.options.refreshTokenTtlSeconds * 1000, familyExpiresAt.getTime()));
-  }
+  const idleExpiry = (now: number, familyExpiresAt: Date) =>
+    new Date(Math.min(now + options.refreshTokenTtlSeconds * 1000, familyExpiresAt.getTime()));
 
   /** A new refresh token (returned once) and the row that stores its hash; a new family unless one is given. */
-  newRefreshToken(userId: string, family?: RefreshFamily): { token: string; record: NewRefreshToken } {
+  function newRefreshToken(userId: string, family?: RefreshFamily): { token: string; record: NewRefreshToken } {
     const token = newOpaqueToken();
     const now = Date.now();
-    const familyExpiresAt = family?.familyExpiresAt ?? new Date(now + this.options.refreshTokenAbsoluteTtlSeconds * 1000);
+    const familyExpiresAt = family?.familyExpiresAt ?? new Date(now + options.refreshTokenAbsoluteTtlSeconds * 1000);
     return {
       token,
       record: {
@@ -54,77 +53,77 @@ export class SessionService {
         tokenHash: hashToken(token),
         familyId: family?.familyId ?? newObjectId(),
         userId,
-        expiresAt: this.idleExpiry(now, familyExpiresAt),
+        expiresAt: idleExpiry(now, familyExpiresAt),
         familyExpiresAt,
       },
     };
   }
 
-  /** Starts a new family (a login) or continues one (a rotation) inside the caller's transaction. */
-  async createRefreshToken(tx: Executor, userId: string, family?: RefreshFamily): Promise<string> {
-    const { token, record } = this.newRefreshToken(userId, family);
-    await repo.insertRefreshToken(tx, record);
-    return token;
-  }
-
   /** Accepts a live token: with rotation on it is used up (marked rotated), with rotation off its idle expiry slides. */
-  private accept(tx: Executor, tokenHash: string, now: Date): Promise<AcceptedRefreshToken | undefined> {
-    if (this.options.rotation === 'on') return repo.claimRefreshToken(tx, tokenHash, now);
-    return repo.extendRefreshToken(tx, tokenHash, now, new Date(now.getTime() + this.options.refreshTokenTtlSeconds * 1000));
+  function accept(tx: Executor, tokenHash: string, now: Date): Promise<AcceptedRefreshToken | undefined> {
+    if (options.rotation === 'on') return repo.claimRefreshToken(tx, tokenHash, now);
+    return repo.extendRefreshToken(tx, tokenHash, now, new Date(now.getTime() + options.refreshTokenTtlSeconds * 1000));
   }
 
-  signAccessToken(user: { id: string; email: string; role: Role }): Promise<string> {
-    return this.options.keys.sign({ userId: user.id, email: user.email, role: user.role });
+  async function pair(user: { id: string; email: string; role: Role }, refreshToken: string): Promise<TokenPair> {
+    const accessToken = await keys.sign({ userId: user.id, email: user.email, role: user.role });
+    return { accessToken, refreshToken, expiresIn: options.accessTokenTtlSeconds };
   }
 
-  async pair(user: { id: string; email: string; role: Role }, refreshToken: string): Promise<TokenPair> {
-    return { accessToken: await this.signAccessToken(user), refreshToken, expiresIn: this.options.accessTokenTtlSeconds };
-  }
+  return {
+    newRefreshToken,
+    pair,
 
-  /**
-   * A new access token for a live refresh token, with the user's current role and e-mail, and the refresh token to
-   * use next: a new one of the same family (rotation on) or the presented one (rotation off). Presenting a token
-   * that was already rotated is treated as theft in either mode: the whole family is revoked and the caller gets 401.
-   */
-  async refresh(refreshToken: string): Promise<TokenPair> {
-    const tokenHash = hashToken(refreshToken);
-    const now = new Date();
-    const outcome = await this.options.db.transaction(async (tx) => {
-      const claimed = await this.accept(tx, tokenHash, now);
-      if (!claimed) {
-        const existing = await repo.findRefreshToken(tx, tokenHash);
-        if (existing && existing.rotatedAt !== null && existing.revokedAt === null) {
-          const revoked = await repo.revokeFamily(tx, existing.familyId, 'reuse-detected', now);
-          return { kind: 'reuse' as const, familyId: existing.familyId, userId: existing.userId, revoked };
+    /**
+     * A new access token for a live refresh token, with the user's current role and e-mail, and the refresh token to
+     * use next: a new one of the same family (rotation on) or the presented one (rotation off). Presenting a token
+     * that was already rotated is treated as theft in either mode: the whole family is revoked and the caller gets 401.
+     */
+    async refresh(refreshToken: string): Promise<TokenPair> {
+      const tokenHash = hashToken(refreshToken);
+      const now = new Date();
+      const outcome = await db.transaction(async (tx) => {
+        const claimed = await accept(tx, tokenHash, now);
+        if (!claimed) {
+          const existing = await repo.findRefreshToken(tx, tokenHash);
+          if (existing && existing.rotatedAt !== null && existing.revokedAt === null) {
+            const revoked = await repo.revokeFamily(tx, existing.familyId, 'reuse-detected', now);
+            return { kind: 'reuse' as const, familyId: existing.familyId, userId: existing.userId, revoked };
+          }
+          return { kind: 'invalid' as const };
         }
-        return { kind: 'invalid' as const };
+        const user = await findUserById(tx, claimed.userId);
+        if (!user || !user.isActive) {
+          await repo.revokeFamily(tx, claimed.familyId, 'account-inactive', now);
+          return { kind: 'inactive' as const };
+        }
+        if (options.rotation === 'off') return { kind: 'ok' as const, user, next: refreshToken };
+        const next = newRefreshToken(user.id, claimed);
+        await repo.insertRefreshToken(tx, next.record);
+        return { kind: 'ok' as const, user, next: next.token };
+      });
+      if (outcome.kind === 'reuse') {
+        logger.warn(
+          { userId: outcome.userId, familyId: outcome.familyId, revoked: outcome.revoked },
+          'refresh token reuse detected: token family revoked',
+        );
+        throw invalidRefreshToken();
       }
-      const user = await findUserById(tx, claimed.userId);
-      if (!user || !user.isActive) {
-        await repo.revokeFamily(tx, claimed.familyId, 'account-inactive', now);
-        return { kind: 'inactive' as const };
-      }
-      const next = this.options.rotation === 'on' ? await this.createRefreshToken(tx, user.id, claimed) : refreshToken;
-      return { kind: 'ok' as const, user, next };
-    });
-    if (outcome.kind === 'reuse') {
-      this.options.logger.warn(
-        { userId: outcome.userId, familyId: outcome.familyId, revoked: outcome.revoked },
-        'refresh token reuse detected: token family revoked',
-      );
-      throw invalidRefreshToken();
-    }
-    if (outcome.kind !== 'ok') throw invalidRefreshToken();
-    return this.pair(outcome.user, outcome.next);
-  }
+      if (outcome.kind !== 'ok') throw invalidRefreshToken();
+      return pair(outcome.user, outcome.next);
+    },
 
-  /** Ends the session the token belongs to (its whole family). Unknown tokens are ignored. */
-  async logout(refreshToken: string): Promise<void> {
-    const existing = await repo.findRefreshToken(this.options.db, hashToken(refreshToken));
-    if (existing) await repo.revokeFamily(this.options.db, existing.familyId, 'logout', new Date());
-  }
+    /** Ends the session the token belongs to (its whole family). Unknown tokens are ignored. */
+    async logout(refreshToken: string): Promise<void> {
+      const existing = await repo.findRefreshToken(db, hashToken(refreshToken));
+      if (existing) await repo.revokeFamily(db, existing.familyId, 'logout', new Date());
+    },
 
-  revokeAllForUser(tx: Executor, userId: string, reason: string): Promise<number> {
-    return repo.revokeAllForUser(tx, userId, reason, new Date());
-  }
+    /** Ends every session of the user, in the caller's transaction (password change, deactivation, …). */
+    revokeAllForUser(tx: Executor, userId: string, reason: string): Promise<number> {
+      return repo.revokeAllForUser(tx, userId, reason, new Date());
+    },
+  };
 }
+
+export type Sessions = ReturnType<typeof createSessions>;

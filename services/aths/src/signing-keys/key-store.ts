@@ -54,50 +54,26 @@ async function newKeyRow(): Promise<Omit<SigningKeyRow, 'createdAt' | 'retiredAt
  * creation a no-op); `rotate()` retires the current key and makes a new one, and the retired key stays in the
  * JWKS for the access-token lifetime (plus the refresh interval and clock skew) so its tokens stay valid.
  */
-export class SigningKeyStore {
-  private snapshot: Snapshot | null = null;
-  private loading: Promise<Snapshot> | null = null;
-  private lastUnknownKidReload = 0;
-  private readonly refreshIntervalMs: number;
-
-  constructor(
-    private readonly db: Database,
-    private readonly options: KeyStoreOptions,
-  ) {
-    this.refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
-  }
-
+export function createSigningKeyStore(db: Database, options: KeyStoreOptions) {
+  const refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
   /** How long a retired key stays published. */
-  get retentionMs(): number {
-    return this.options.accessTokenTtlSeconds * 1000 + this.refreshIntervalMs + SKEW_MS;
-  }
+  const retentionMs = options.accessTokenTtlSeconds * 1000 + refreshIntervalMs + SKEW_MS;
+  let snapshot: Snapshot | null = null;
+  let loading: Promise<Snapshot> | null = null;
+  let lastUnknownKidReload = 0;
 
-  /** Makes sure a current key exists and loads the keys. */
-  async init(): Promise<void> {
-    await this.ensureCurrentKey();
-    await this.reload();
-  }
-
-  private async ensureCurrentKey(): Promise<void> {
-    const [current] = await this.db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt));
+  async function ensureCurrentKey(): Promise<void> {
+    const [current] = await db.select({ kid: signingKeys.kid }).from(signingKeys).where(isNull(signingKeys.retiredAt));
     if (current) return;
     const row = await newKeyRow();
     // Two instances starting together: the partial unique index lets one insert win; the other does nothing.
-    const inserted = await this.db.insert(signingKeys).values(row).onConflictDoNothing().returning({ kid: signingKeys.kid });
-    if (inserted.length > 0) this.options.logger?.info({ kid: row.kid }, 'generated the access-token signing key');
+    const inserted = await db.insert(signingKeys).values(row).onConflictDoNothing().returning({ kid: signingKeys.kid });
+    if (inserted.length > 0) options.logger?.info({ kid: row.kid }, 'generated the access-token signing key');
   }
 
-  /** Re-reads the keys from the database (single flight). */
-  reload(): Promise<Snapshot> {
-    this.loading ??= this.load().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
-  }
-
-  private async load(): Promise<Snapshot> {
-    const publishedSince = new Date(Date.now() - this.retentionMs);
-    const rows = await this.db
+  async function load(): Promise<Snapshot> {
+    const publishedSince = new Date(Date.now() - retentionMs);
+    const rows = await db
       .select()
       .from(signingKeys)
       .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, publishedSince)))
@@ -105,101 +81,115 @@ export class SigningKeyStore {
     let currentRow = rows.find((row) => row.retiredAt === null);
     if (!currentRow) {
       // Between a retirement and its replacement in another instance's transaction, or the key was removed.
-      await this.ensureCurrentKey();
-      const [row] = await this.db.select().from(signingKeys).where(isNull(signingKeys.retiredAt));
+      await ensureCurrentKey();
+      const [row] = await db.select().from(signingKeys).where(isNull(signingKeys.retiredAt));
       if (!row) throw new Error('No current signing key');
       currentRow = row;
       if (!rows.some((r) => r.kid === row.kid)) rows.unshift(row);
     }
     const privateKey = createPrivateKey({ key: currentRow.privateJwk as never, format: 'jwk' });
     const published = rows.map((row) => row.publicJwk);
-    const snapshot: Snapshot = {
+    snapshot = {
       current: { kid: currentRow.kid, privateKey },
       published,
       verifyKeys: createLocalJWKSet({ keys: published }),
       loadedAt: Date.now(),
     };
-    this.snapshot = snapshot;
     return snapshot;
   }
 
-  private async fresh(): Promise<Snapshot> {
-    const snapshot = this.snapshot;
-    if (snapshot && Date.now() - snapshot.loadedAt < this.refreshIntervalMs) return snapshot;
-    if (snapshot) {
-      // Serve the current keys at once and refresh in the background.
-      void this.reload().catch((error: unknown) => this.options.logger?.warn({ err: error }, 'reloading signing keys failed'));
-      return snapshot;
-    }
-    return this.reload();
+  /** Re-reads the keys from the database (single flight). */
+  function reload(): Promise<Snapshot> {
+    loading ??= load().finally(() => {
+      loading = null;
+    });
+    return loading;
   }
 
-  /** The public keys verifiers should accept (current and recently retired). */
-  async jwks(): Promise<{ keys: JWK[] }> {
-    return { keys: (await this.fresh()).published };
+  async function fresh(): Promise<Snapshot> {
+    if (snapshot && Date.now() - snapshot.loadedAt < refreshIntervalMs) return snapshot;
+    if (snapshot) {
+      // Serve the current keys at once and refresh in the background.
+      void reload().catch((error: unknown) => options.logger?.warn({ err: error }, 'reloading signing keys failed'));
+      return snapshot;
+    }
+    return reload();
   }
 
   /** Key resolver for jose's jwtVerify; an unknown `kid` triggers (at most once a second) a reload. */
-  readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    let snapshot = await this.fresh();
-    const known = snapshot.published.some((key) => key.kid === header.kid);
-    if (!known && Date.now() - this.lastUnknownKidReload > 1_000) {
-      this.lastUnknownKidReload = Date.now();
-      snapshot = await this.reload();
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    let current = await fresh();
+    const known = current.published.some((key) => key.kid === header.kid);
+    if (!known && Date.now() - lastUnknownKidReload > 1_000) {
+      lastUnknownKidReload = Date.now();
+      current = await reload();
     }
-    return snapshot.verifyKeys(header, token);
+    return current.verifyKeys(header, token);
   };
 
-  /**
-   * Signs an access token (RFC 9068 style: typ at+jwt, token_use access). A compact JWS made with node:crypto's
-   * synchronous Ed25519 sign (about 50 µs): unlike WebCrypto it does not queue behind Argon2 hashes on libuv's
-   * thread pool. Verification (ours and CRMS's) is jose's, through the kit's accessTokenVerifier.
-   */
-  async sign(claims: AccessClaims, ttlSeconds = this.options.accessTokenTtlSeconds): Promise<string> {
-    const { current } = await this.fresh();
-    const now = Math.floor(Date.now() / 1000);
-    const header = { alg: SIGNING_ALGORITHM, kid: current.kid, typ: ACCESS_TOKEN_TYP };
-    const payload = {
-      userId: claims.userId,
-      email: claims.email,
-      role: claims.role,
-      token_use: ACCESS_TOKEN_USE,
-      sub: claims.userId,
-      iss: this.options.issuer,
-      aud: this.options.audience,
-      iat: now,
-      exp: now + ttlSeconds,
-    };
-    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-    return `${input}.${signBytes(null, Buffer.from(input), current.privateKey).toString('base64url')}`;
-  }
+  return {
+    retentionMs,
+    reload,
+    getKey,
 
-  /**
-   * Retires the current key and creates a new one, in one transaction. Returns both kids. Other instances pick the
-   * new key up within the refresh interval; until then their tokens are signed with the old key, which stays
-   * published long enough for that.
-   */
-  async rotate(): Promise<{ retiredKid: string | null; kid: string }> {
-    const row = await newKeyRow();
-    const now = new Date();
-    const retired = await this.db.transaction(async (tx) => {
-      const old = await tx
-        .update(signingKeys)
-        .set({ retiredAt: now })
-        .where(isNull(signingKeys.retiredAt))
-        .returning({ kid: signingKeys.kid });
-      await tx.insert(signingKeys).values(row);
-      await tx.delete(signingKeys).where(lt(signingKeys.retiredAt, new Date(now.getTime() - this.retentionMs - DELETE_AFTER_MS)));
-      return old[0]?.kid ?? null;
-    });
-    this.options.logger?.info({ kid: row.kid, retiredKid: retired }, 'rotated the access-token signing key');
-    await this.reload();
-    return { retiredKid: retired, kid: row.kid };
-  }
+    /** Makes sure a current key exists and loads the keys. */
+    async init(): Promise<void> {
+      await ensureCurrentKey();
+      await reload();
+    },
 
-  /** The kid currently used for signing. */
-  async currentKid(): Promise<string> {
-    return (await this.fresh()).current.kid;
-  }
+    /** The public keys verifiers should accept (current and recently retired). */
+    async jwks(): Promise<{ keys: JWK[] }> {
+      return { keys: (await fresh()).published };
+    },
+
+    /**
+     * Signs an access token (RFC 9068 style: typ at+jwt, token_use access) with node:crypto's synchronous Ed25519
+     * (about 50 µs), which unlike WebCrypto does not queue behind Argon2 hashes on libuv's pool. Verification
+     * (ours and CRMS's) is jose's, through the kit's accessTokenVerifier.
+     */
+    async sign(claims: AccessClaims, ttlSeconds = options.accessTokenTtlSeconds): Promise<string> {
+      const { current } = await fresh();
+      const now = Math.floor(Date.now() / 1000);
+      const header = { alg: SIGNING_ALGORITHM, kid: current.kid, typ: ACCESS_TOKEN_TYP };
+      const payload = {
+        userId: claims.userId,
+        email: claims.email,
+        role: claims.role,
+        token_use: ACCESS_TOKEN_USE,
+        sub: claims.userId,
+        iss: options.issuer,
+        aud: options.audience,
+        iat: now,
+        exp: now + ttlSeconds,
+      };
+      const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+      return `${input}.${signBytes(null, Buffer.from(input), current.privateKey).toString('base64url')}`;
+    },
+
+    /**
+     * Retires the current key and creates a new one, in one transaction; returns both kids. Other instances pick the
+     * new key up within the refresh interval, and the old key stays published long enough for their tokens.
+     */
+    async rotate(): Promise<{ retiredKid: string | null; kid: string }> {
+      const row = await newKeyRow();
+      const now = new Date();
+      const retired = await db.transaction(async (tx) => {
+        const old = await tx.update(signingKeys).set({ retiredAt: now }).where(isNull(signingKeys.retiredAt)).returning({ kid: signingKeys.kid });
+        await tx.insert(signingKeys).values(row);
+        await tx.delete(signingKeys).where(lt(signingKeys.retiredAt, new Date(now.getTime() - retentionMs - DELETE_AFTER_MS)));
+        return old[0]?.kid ?? null;
+      });
+      options.logger?.info({ kid: row.kid, retiredKid: retired }, 'rotated the access-token signing key');
+      await reload();
+      return { retiredKid: retired, kid: row.kid };
+    },
+
+    /** The kid currently used for signing. */
+    async currentKid(): Promise<string> {
+      return (await fresh()).current.kid;
+    },
+  };
 }
 
+export type SigningKeyStore = ReturnType<typeof createSigningKeyStore>;

@@ -76,12 +76,4 @@ export function toPublicUser(row: UserRow): PublicUser {
   };
 }
 
-export const tokenPairSchema = z.object({
-  accessToken: z.string(),
-  refreshToken: z.string(),
-  expiresIn: z.number().describe('Access-token lifetime in seconds'),
-});
-
-export const authResultSchema = z.object({ user: publicUserSchema, accessToken: z.string(), refreshToken: z.string(), expiresIn: z.number() });
-
 export const userDataSchema = z.object({ user: publicUserSchema });

@@ -5,14 +5,11 @@ import { hash, verify } from '@node-rs/argon2';
  * Argon2id with @node-rs/argon2's defaults (m=19456 KiB, t=2, p=1: OWASP's recommendation). Hashing runs on
  * libuv's thread pool, so it never blocks the event loop.
  */
-export class PasswordHasher {
-  private dummyHash: Promise<string> | null = null;
+export function createPasswordHasher() {
+  let dummyHash: Promise<string> | null = null;
+  const dummy = () => (dummyHash ??= hash(randomBytes(16).toString('hex')));
 
-  hash(password: string): Promise<string> {
-    return hash(password);
-  }
-
-  async verify(passwordHash: string, password: string): Promise<boolean> {
+  async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
     try {
       return await verify(passwordHash, password);
     } catch {
@@ -20,19 +17,19 @@ export class PasswordHasher {
     }
   }
 
-  /**
-   * Spends the same time as a real verification, for an e-mail that has no account, so response times do not
-   * reveal which addresses are registered.
-   */
-  async verifyDummy(password: string): Promise<false> {
-    this.dummyHash ??= hash(randomBytes(16).toString('hex'));
-    await this.verify(await this.dummyHash, password);
-    return false;
-  }
-
-  /** Computes the dummy hash ahead of the first failed login. */
-  async warmUp(): Promise<void> {
-    this.dummyHash ??= hash(randomBytes(16).toString('hex'));
-    await this.dummyHash;
-  }
+  return {
+    hash: (password: string): Promise<string> => hash(password),
+    verify: verifyPassword,
+    /** The time of a real verification for an e-mail without an account, so response times do not tell which exist. */
+    async verifyDummy(password: string): Promise<false> {
+      await verifyPassword(await dummy(), password);
+      return false;
+    },
+    /** Computes the dummy hash ahead of the first failed login. */
+    async warmUp(): Promise<void> {
+      await dummy();
+    },
+  };
 }
+
+export type PasswordHasher = ReturnType<typeof createPasswordHasher>;

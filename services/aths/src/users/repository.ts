@@ -1,7 +1,6 @@
 import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import { likePattern, rowMapper, runStatement, type Executor, type Role } from '@shop/service-kit';
-import type { NewOneTimeToken, NewRefreshToken } from '../sessions/repository.ts';
-import { oneTimeTokens, refreshTokens } from '../sessions/schema.ts';
+import type { NewRefreshToken } from '../sessions/repository.ts';
 import { users, type Address, type UserRow } from './schema.ts';
 
 export interface NewUser {
@@ -18,18 +17,6 @@ export interface NewUser {
 export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow> {
   const [row] = await ex.insert(users).values(values).returning();
   return row!;
-}
-
-/** A user and, optionally, their first refresh token and a verification token, in the caller's transaction. */
-export async function insertUserWithTokens(
-  tx: Executor,
-  values: NewUser,
-  tokens: { refresh?: NewRefreshToken; verification?: NewOneTimeToken },
-): Promise<UserRow> {
-  const user = await insertUser(tx, values);
-  if (tokens.refresh) await tx.insert(refreshTokens).values(tokens.refresh);
-  if (tokens.verification) await tx.insert(oneTimeTokens).values(tokens.verification);
-  return user;
 }
 
 /**

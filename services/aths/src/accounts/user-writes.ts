@@ -1,0 +1,50 @@
+import { conflict, notFound, type Database, type Executor, type Logger } from '@shop/service-kit';
+import type { UserLifecycleHooks } from '../users/lifecycle-hooks.ts';
+import * as repo from '../users/repository.ts';
+import type { Address, UserRow } from '../users/schema.ts';
+
+export const userNotFound = () => notFound('User not found', 'userId');
+
+export async function requireUser(ex: Executor, userId: string): Promise<UserRow> {
+  const user = await repo.findUserById(ex, userId);
+  if (!user) throw userNotFound();
+  return user;
+}
+
+/** Runs a user write in one transaction, then tells the lifecycle hooks it committed (their afterCommit must not throw). */
+export function userWriter(deps: { db: Database; hooks: UserLifecycleHooks; logger: Logger }) {
+  function afterCommit(): void {
+    try {
+      deps.hooks.afterCommit();
+    } catch (error) {
+      deps.logger.error({ err: error }, 'user lifecycle afterCommit hook failed');
+    }
+  }
+  return {
+    afterCommit,
+    async write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
+      const result = await deps.db.transaction(work);
+      afterCommit();
+      return result;
+    },
+  };
+}
+
+/** The address without its empty parts (what is stored and compared). */
+export function cleanAddress(address: Address | undefined): Address {
+  const result: Address = {};
+  for (const key of ['street', 'city', 'state', 'zipCode', 'country'] as const) {
+    const value = address?.[key];
+    if (typeof value === 'string' && value.length > 0) result[key] = value;
+  }
+  return result;
+}
+
+/** 409 unless another active Administrator remains; locks the Administrators' rows so two such writes cannot both pass. */
+export async function assertAnotherActiveAdmin(tx: Executor, userId: string, action: string): Promise<void> {
+  const adminIds = await repo.lockAdministrators(tx);
+  const others = await Promise.all(adminIds.filter((id) => id !== userId).map((id) => repo.isUserActive(tx, id)));
+  if (!others.some(Boolean)) {
+    throw conflict(`Cannot ${action} the last Administrator`, 'userId', `At least one active Administrator must remain`);
+  }
+}
