@@ -3,30 +3,15 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, createLogger, personNameSchema } from '@shop/service-kit';
 import { buildApp, SERVICE_NAME, type AthsApp, type BuildAppDeps } from './app.ts';
-import { loadAthsConfig, type AthsConfig } from './config.ts';
+import type { CliCommand, CliContext } from './cli-command.ts';
+import { loadAthsConfig } from './config.ts';
 import { provisioningCommands } from './customer-provisioning/cli.ts';
 import { passwordProblem } from './users/password-rule.ts';
-
-/**
- * `npm run admin -- <command> [options]`: operator commands against the configured database.
- * Add a command by adding an entry to `commands` (or calling `registerCommand` from another module).
- */
-export interface CliContext {
-  config: AthsConfig;
-  /** Opens the database and builds the app (routes are not listened on); closed after the command. */
-  app(): Promise<AthsApp>;
-  out(line: string): void;
-}
-
-export interface CliCommand {
-  description: string;
-  usage?: string;
-  run(args: string[], ctx: CliContext): Promise<void | number>;
-}
 
 /** Options passed to buildApp by the CLI; other modules may extend them (e.g. lifecycle hooks). */
 export const cliAppDeps: BuildAppDeps = { bootstrapAdmin: false, customerProvisioning: { deliver: false } };
 
+/** `npm run admin -- <command> [options]`: operator commands against the configured database (add one here). */
 export const commands: Record<string, CliCommand> = {
   'rotate-signing-key': {
     description: 'Retire the current access-token signing key and create a new one (old tokens stay valid until they expire)',
@@ -87,10 +72,6 @@ export const commands: Record<string, CliCommand> = {
   },
   ...provisioningCommands,
 };
-
-export function registerCommand(name: string, command: CliCommand): void {
-  commands[name] = command;
-}
 
 function help(out: (line: string) => void): void {
   out('Usage: npm run admin -- <command> [options]\n\nCommands:');

@@ -16,6 +16,9 @@ export const invalidApiKey = () =>
  * `headers` present, compared by `keyMatcher`.
  * Callback-style, like the kit's other per-request hooks: no promise per request.
  */
+/** The OpenAPI security requirement of routes behind apiKeyGuard (the `apiKey` scheme buildServer declares). */
+export const API_KEY_SECURITY = [{ apiKey: [] }];
+
 export function apiKeyGuard(keys: readonly string[], headers: readonly string[]) {
   const matches = keyMatcher(keys);
   return function checkApiKey(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {

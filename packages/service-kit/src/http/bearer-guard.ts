@@ -26,6 +26,9 @@ export function bearerTokenOf(header: string | string[] | undefined): string | u
   return typeof header === 'string' ? BEARER.exec(header.trim())?.[1] : undefined;
 }
 
+/** The OpenAPI security requirement of routes behind bearerGuard (the `bearer` scheme buildServer declares). */
+export const BEARER_SECURITY = [{ bearer: [] }];
+
 export function bearerGuard(options: BearerGuardOptions) {
   return async function checkBearer(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     const token = bearerTokenOf(request.headers.authorization);

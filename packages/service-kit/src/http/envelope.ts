@@ -65,3 +65,5 @@ export function successSchema<T extends z.ZodType>(data: T) {
   return z.object({ success: z.literal(true), message: z.string(), data });
 }
 export const messageOnlySchema = z.object({ success: z.literal(true), message: z.string() });
+/** A route's documented error statuses (every error has the same envelope). */
+export const errorResponses = (...codes: number[]) => Object.fromEntries(codes.map((code) => [code, errorBodySchema]));

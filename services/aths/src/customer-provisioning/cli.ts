@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { objectIdSchema, outboxSummary, requeueOutbox } from '@shop/service-kit';
-import type { CliCommand } from '../cli.ts';
+import type { CliCommand } from '../cli-command.ts';
 import { provisioningCoverage, reconcileCustomers } from './reconcile.ts';
 import { customerOutbox } from './schema.ts';
 

@@ -1,6 +1,5 @@
-import { ok, successSchema, type App } from '@shop/service-kit';
+import { BEARER_SECURITY, errorResponses, ok, successSchema, type App } from '@shop/service-kit';
 import type { Guards } from '../http/guards.ts';
-import { bearerSecurity, errorResponses } from '../routes/common.ts';
 import { reconcileResultSchema, requeuedSchema, retryBody, syncStatusSchema, type SyncStatus } from './dto.ts';
 import type { ReconcileResult } from './reconcile.ts';
 
@@ -25,7 +24,7 @@ export function registerCustomerSyncRoutes(app: App, onRequest: Guards['administ
         description:
           'Outbox counts by state, age of the oldest pending message, Customer accounts vs confirmed CRMS records, and ' +
           'the dead-lettered messages (at most 100, oldest first) with their last error.',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         response: { 200: successSchema(syncStatusSchema), ...errorResponses(401, 403) },
       },
     },
@@ -42,7 +41,7 @@ export function registerCustomerSyncRoutes(app: App, onRequest: Guards['administ
         description:
           'Without a body (or without `userIds`): every dead-lettered message. With `userIds`: only those users\' ' +
           'dead-lettered messages, and their pending retries are made due now.',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         body: retryBody,
         response: { 200: successSchema(requeuedSchema), ...errorResponses(400, 401, 403) },
       },
@@ -60,7 +59,7 @@ export function registerCustomerSyncRoutes(app: App, onRequest: Guards['administ
         description:
           'Customers with no pending or delivered create are queued; dead-lettered creates of Customers are re-queued. ' +
           'Safe to repeat: CRMS creates are idempotent.',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         response: { 200: successSchema(reconcileResultSchema), ...errorResponses(401, 403) },
       },
     },

@@ -1,10 +1,9 @@
-import { authOf, ok, successSchema, type App } from '@shop/service-kit';
+import { authOf, BEARER_SECURITY, errorResponses, ok, successSchema, type App } from '@shop/service-kit';
 import type { Administration } from '../accounts/administration.ts';
 import { createUserBody, deletedUserSchema, roleBody, userIdParams, userListQuery, userListSchema, userStatsSchema } from '../accounts/dto.ts';
 import type { Registration } from '../accounts/registration.ts';
 import type { Guards } from '../http/guards.ts';
 import { toPublicUser, userDataSchema } from '../users/dto.ts';
-import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['admin'];
 
@@ -26,7 +25,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
         tags,
         summary: 'List users',
         description: '`search` is a literal, case-insensitive substring of the name or e-mail.',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         querystring: userListQuery,
         response: { 200: successSchema(userListSchema), ...errorResponses(400, 401, 403) },
       },
@@ -48,7 +47,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
       schema: {
         tags,
         summary: 'Create a user of any role',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         body: createUserBody,
         response: { 201: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 409) },
       },
@@ -66,7 +65,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
       schema: {
         tags,
         summary: 'User counts',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         response: { 200: successSchema(userStatsSchema), ...errorResponses(401, 403) },
       },
     },
@@ -84,7 +83,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
         schema: {
           tags,
           summary: isActive ? 'Reactivate a user' : 'Deactivate a user (revokes their refresh tokens)',
-          security: bearerSecurity,
+          security: BEARER_SECURITY,
           params: userIdParams,
           response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 404, 409) },
         },
@@ -103,7 +102,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
       schema: {
         tags,
         summary: "Change a user's role (not your own)",
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         params: userIdParams,
         body: roleBody,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 404, 409) },
@@ -122,7 +121,7 @@ export function registerAdminRoutes(app: App, deps: AdminRoutesDeps): void {
       schema: {
         tags,
         summary: 'Delete a user permanently (not yourself, not the last Administrator)',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         params: userIdParams,
         response: { 200: successSchema(deletedUserSchema), ...errorResponses(400, 401, 403, 404, 409) },
       },

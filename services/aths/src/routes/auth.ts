@@ -1,5 +1,14 @@
 import type { FastifyReply } from 'fastify';
-import { authOf, badRequest, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
+import {
+  authOf,
+  badRequest,
+  BEARER_SECURITY,
+  errorResponses,
+  messageOnlySchema,
+  ok,
+  successSchema,
+  type App,
+} from '@shop/service-kit';
 import type { Credentials } from '../accounts/credentials.ts';
 import {
   assertConfirmed,
@@ -20,7 +29,6 @@ import type { AthsMetrics } from '../metrics.ts';
 import { logoutBody, refreshBody, tokenPairSchema } from '../sessions/dto.ts';
 import type { Sessions } from '../sessions/service.ts';
 import { toPublicUser, userDataSchema } from '../users/dto.ts';
-import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['auth'];
 
@@ -225,7 +233,7 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
       schema: {
         tags,
         summary: 'Send a new verification e-mail',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 429) },
       },
     },

@@ -1,4 +1,4 @@
-import { HttpError, notFound, ok, successSchema, type App } from '@shop/service-kit';
+import { API_KEY_SECURITY, errorResponses, HttpError, notFound, ok, successSchema, type App } from '@shop/service-kit';
 import type { Administration } from '../accounts/administration.ts';
 import { emailParams, statusBody, userIdParams } from '../accounts/dto.ts';
 import type { UserLookups } from '../accounts/lookups.ts';
@@ -6,7 +6,6 @@ import type { GuardDeps, Guards } from '../http/guards.ts';
 import { invalidTokenSchema, validateTokenBody, validTokenSchema } from '../sessions/dto.ts';
 import { toPublicUser, userDataSchema } from '../users/dto.ts';
 import type { UserRow } from '../users/schema.ts';
-import { apiKeySecurity, errorResponses } from './common.ts';
 
 const tags = ['internal'];
 
@@ -34,7 +33,7 @@ export function registerInternalRoutes(app: App, deps: InternalRoutesDeps): void
       schema: {
         tags,
         summary: 'Validate an access token (for services that do not verify JWTs themselves)',
-        security: apiKeySecurity,
+        security: API_KEY_SECURITY,
         body: validateTokenBody,
         response: { 200: successSchema(validTokenSchema), 401: invalidTokenSchema, ...errorResponses(400) },
       },
@@ -66,7 +65,7 @@ export function registerInternalRoutes(app: App, deps: InternalRoutesDeps): void
       schema: {
         tags,
         summary: 'A user by id',
-        security: apiKeySecurity,
+        security: API_KEY_SECURITY,
         params: userIdParams,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404) },
       },
@@ -81,7 +80,7 @@ export function registerInternalRoutes(app: App, deps: InternalRoutesDeps): void
       schema: {
         tags,
         summary: 'A user by e-mail address',
-        security: apiKeySecurity,
+        security: API_KEY_SECURITY,
         params: emailParams,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404) },
       },
@@ -96,7 +95,7 @@ export function registerInternalRoutes(app: App, deps: InternalRoutesDeps): void
       schema: {
         tags,
         summary: 'Activate or deactivate a user (CRMS, when a customer is suspended or reactivated)',
-        security: apiKeySecurity,
+        security: API_KEY_SECURITY,
         params: userIdParams,
         body: statusBody,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 404, 409) },

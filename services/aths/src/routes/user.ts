@@ -1,11 +1,18 @@
-import { authOf, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
+import {
+  authOf,
+  BEARER_SECURITY,
+  errorResponses,
+  messageOnlySchema,
+  ok,
+  successSchema,
+  type App,
+} from '@shop/service-kit';
 import type { Credentials } from '../accounts/credentials.ts';
 import { assertConfirmed, changePasswordBody, closeAccountBody, profileBody } from '../accounts/dto.ts';
 import type { Profile } from '../accounts/profile.ts';
 import type { Guards } from '../http/guards.ts';
 import type { RateLimits } from '../http/rate-limits.ts';
 import { toPublicUser, userDataSchema } from '../users/dto.ts';
-import { bearerSecurity, errorResponses } from './common.ts';
 
 const tags = ['user'];
 
@@ -27,7 +34,7 @@ export function registerUserRoutes(app: App, deps: UserRoutesDeps): void {
       schema: {
         tags,
         summary: 'Own profile',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         response: { 200: successSchema(userDataSchema), ...errorResponses(401, 403, 404) },
       },
     },
@@ -45,7 +52,7 @@ export function registerUserRoutes(app: App, deps: UserRoutesDeps): void {
         tags,
         summary: 'Edit own profile',
         description: 'Any of fullName, contactNumber, address (address fields are merged). Other keys are ignored.',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         body: profileBody,
         response: { 200: successSchema(userDataSchema), ...errorResponses(400, 401, 403, 404) },
       },
@@ -64,7 +71,7 @@ export function registerUserRoutes(app: App, deps: UserRoutesDeps): void {
       schema: {
         tags,
         summary: 'Change own password (revokes every refresh token)',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         body: changePasswordBody,
         response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 429) },
       },
@@ -84,7 +91,7 @@ export function registerUserRoutes(app: App, deps: UserRoutesDeps): void {
       schema: {
         tags,
         summary: 'Close own account (soft delete: deactivates it and revokes its tokens)',
-        security: bearerSecurity,
+        security: BEARER_SECURITY,
         body: closeAccountBody,
         response: { 200: messageOnlySchema, ...errorResponses(400, 401, 403, 409, 429) },
       },

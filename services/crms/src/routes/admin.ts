@@ -1,4 +1,13 @@
-import { authOf, bearerGuard, ok, paginate, successSchema, type AccessClaims, type App } from '@shop/service-kit';
+import {
+  authOf,
+  BEARER_SECURITY,
+  bearerGuard,
+  ok,
+  paginate,
+  successSchema,
+  type AccessClaims,
+  type App,
+} from '@shop/service-kit';
 import {
   adminCustomerSchema,
   analyticsSchema,
@@ -14,7 +23,7 @@ import {
   updateCustomerBody,
 } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { BEARER_SECURITY, bearerErrors } from './common.ts';
+import { bearerErrors } from './common.ts';
 
 /** Administrator routes: list, search, analytics, details and every administrative change (recorded with updatedBy). */
 export function registerAdminRoutes(

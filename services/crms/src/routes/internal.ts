@@ -1,4 +1,14 @@
-import { apiKeyGuard, errorBodySchema, HttpError, isDatabaseUnavailable, ok, SERVER_ERROR, successSchema, type App } from '@shop/service-kit';
+import {
+  API_KEY_SECURITY,
+  apiKeyGuard,
+  errorBodySchema,
+  HttpError,
+  isDatabaseUnavailable,
+  ok,
+  SERVER_ERROR,
+  successSchema,
+  type App,
+} from '@shop/service-kit';
 import {
   createCustomerBody,
   customerIdParams,
@@ -9,7 +19,7 @@ import {
   userIdParams,
 } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { API_KEY_SECURITY, internalErrors } from './common.ts';
+import { internalErrors } from './common.ts';
 
 const recordResponse = { 200: successSchema(customerRecordSchema), ...internalErrors };
 const createResponse = { 200: successSchema(customerRecordSchema), 400: errorBodySchema, 401: errorBodySchema, 500: errorBodySchema, 503: errorBodySchema };

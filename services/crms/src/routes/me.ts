@@ -1,7 +1,15 @@
-import { authOf, bearerGuard, ok, successSchema, type AccessClaims, type App } from '@shop/service-kit';
+import {
+  authOf,
+  BEARER_SECURITY,
+  bearerGuard,
+  ok,
+  successSchema,
+  type AccessClaims,
+  type App,
+} from '@shop/service-kit';
 import { customerRecordSchema, statisticsSchema, toRecord, toStatistics } from '../customers/dto.ts';
 import type { CustomersService } from '../customers/service.ts';
-import { BEARER_SECURITY, bearerErrors } from './common.ts';
+import { bearerErrors } from './common.ts';
 
 /** The caller's own record (repaired from ATHS when a Customer has none yet). */
 export function registerMeRoutes(
