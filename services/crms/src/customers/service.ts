@@ -4,7 +4,6 @@ import type { AthsClient } from '../aths-client.ts';
 import {
   COUNTERS,
   createCustomerBody,
-  toAdminCustomer,
   type Analytics,
   type CreateCustomerInput,
   type ListQuery,
@@ -13,6 +12,7 @@ import {
   type UpdateCustomerInput,
 } from './dto.ts';
 import type { CustomerStatusHooks } from './hooks.ts';
+import { toAdminCustomer } from './mappers.ts';
 import * as repository from './repository.ts';
 import type { CustomerRow, CustomerStatus, CustomerType } from './schema.ts';
 

@@ -18,10 +18,10 @@ import {
   noteBody,
   searchQuery,
   statusBody,
-  toListItem,
   typeBody,
   updateCustomerBody,
 } from '../customers/dto.ts';
+import { toListItem } from '../customers/mappers.ts';
 import type { CustomersService } from '../customers/service.ts';
 import { bearerErrors } from './common.ts';
 

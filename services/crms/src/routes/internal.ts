@@ -15,9 +15,9 @@ import {
   customerRecordSchema,
   profileSyncBody,
   statisticsBody,
-  toRecord,
   userIdParams,
 } from '../customers/dto.ts';
+import { toRecord } from '../customers/mappers.ts';
 import type { CustomersService } from '../customers/service.ts';
 import { internalErrors } from './common.ts';
 

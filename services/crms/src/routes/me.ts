@@ -7,7 +7,8 @@ import {
   type AccessClaims,
   type App,
 } from '@shop/service-kit';
-import { customerRecordSchema, statisticsSchema, toRecord, toStatistics } from '../customers/dto.ts';
+import { customerRecordSchema, statisticsSchema } from '../customers/dto.ts';
+import { toRecord, toStatistics } from '../customers/mappers.ts';
 import type { CustomersService } from '../customers/service.ts';
 import { bearerErrors } from './common.ts';
 
