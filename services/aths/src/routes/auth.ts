@@ -1,14 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import {
-  authOf,
-  badRequest,
-  BEARER_SECURITY,
-  errorResponses,
-  messageOnlySchema,
-  ok,
-  successSchema,
-  type App,
-} from '@shop/service-kit';
+import { authOf, badRequest, BEARER_SECURITY, errorResponses, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { Credentials } from '../accounts/credentials.ts';
 import {
   assertConfirmed,

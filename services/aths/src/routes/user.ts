@@ -1,12 +1,4 @@
-import {
-  authOf,
-  BEARER_SECURITY,
-  errorResponses,
-  messageOnlySchema,
-  ok,
-  successSchema,
-  type App,
-} from '@shop/service-kit';
+import { authOf, BEARER_SECURITY, errorResponses, messageOnlySchema, ok, successSchema, type App } from '@shop/service-kit';
 import type { Credentials } from '../accounts/credentials.ts';
 import { assertConfirmed, changePasswordBody, closeAccountBody, profileBody } from '../accounts/dto.ts';
 import type { Profile } from '../accounts/profile.ts';

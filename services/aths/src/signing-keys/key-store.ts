@@ -1,13 +1,6 @@
 import { createPrivateKey, sign as signBytes, type KeyObject } from 'node:crypto';
 import { desc, gt, isNull, lt, or } from 'drizzle-orm';
-import {
-  calculateJwkThumbprint,
-  createLocalJWKSet,
-  exportJWK,
-  generateKeyPair,
-  type JWK,
-  type JWTVerifyGetKey,
-} from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK, type JWTVerifyGetKey } from 'jose';
 import { ACCESS_TOKEN_TYP, ACCESS_TOKEN_USE, type AccessClaims, type Database, type Logger } from '@shop/service-kit';
 import { signingKeys, type SigningKeyRow } from './schema.ts';
 

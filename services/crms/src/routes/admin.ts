@@ -1,13 +1,4 @@
-import {
-  authOf,
-  BEARER_SECURITY,
-  bearerGuard,
-  ok,
-  paginate,
-  successSchema,
-  type AccessClaims,
-  type App,
-} from '@shop/service-kit';
+import { authOf, BEARER_SECURITY, bearerGuard, ok, paginate, successSchema, type AccessClaims, type App } from '@shop/service-kit';
 import {
   adminCustomerSchema,
   analyticsSchema,

@@ -1,12 +1,4 @@
-import {
-  authOf,
-  BEARER_SECURITY,
-  bearerGuard,
-  ok,
-  successSchema,
-  type AccessClaims,
-  type App,
-} from '@shop/service-kit';
+import { authOf, BEARER_SECURITY, bearerGuard, ok, successSchema, type AccessClaims, type App } from '@shop/service-kit';
 import { customerRecordSchema, statisticsSchema } from '../customers/dto.ts';
 import { toRecord, toStatistics } from '../customers/mappers.ts';
 import type { CustomersService } from '../customers/service.ts';
