@@ -10,7 +10,7 @@ import { loadCrmsConfig } from '../../services/crms/src/config.ts';
 import { MIGRATIONS_FOLDER as CRMS_MIGRATIONS_FOLDER, MIGRATIONS_TABLE as CRMS_MIGRATIONS_TABLE, openCrmsDatabase } from '../../services/crms/src/database.ts';
 import { ATHS_ENTRY, CRMS_ENTRY } from '../support/cluster.ts';
 import { FaultProxy } from '../support/fault-proxy.ts';
-import { ATHS_KEY, CRMS_KEY, crmsRecordCounts, FAST_PROVISIONING, metricValue, PASSWORD } from '../support/system.ts';
+import { ATHS_KEY, athsProcessEnv, CRMS_KEY, crmsRecordCounts, metricValue, PASSWORD } from '../support/system.ts';
 
 async function register(baseUrl: string): Promise<string> {
   const response = await fetch(`${baseUrl}/api/auth/register`, {
@@ -61,14 +61,7 @@ describe.each(testDatabaseDrivers())('ATHS killed with SIGKILL right after commi
     const aths = await ServiceProcess.start({
       entry: ATHS_ENTRY,
       port: athsPort,
-      env: {
-        DATABASE_URL: athsDb?.url ?? dataDir,
-        SERVICE_API_KEYS: ATHS_KEY,
-        CRMS_BASE_URL: proxy.url,
-        CRMS_SERVICE_API_KEY: CRMS_KEY,
-        RATE_LIMIT_ENABLED: 'false',
-        ...FAST_PROVISIONING,
-      },
+      env: athsProcessEnv(athsDb?.url ?? dataDir, proxy.url),
       startTimeoutMs: 60_000,
     });
     cleanups.push(() => aths.kill());
@@ -107,13 +100,8 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('two ATHS and two CRM
       PORT: String(port),
     });
     const athsEnv = (crmsPort: number) => ({
-      DATABASE_URL: testDb!.url,
-      SERVICE_API_KEYS: ATHS_KEY,
-      CRMS_BASE_URL: `http://127.0.0.1:${crmsPort}`,
-      CRMS_SERVICE_API_KEY: CRMS_KEY,
-      RATE_LIMIT_ENABLED: 'false',
+      ...athsProcessEnv(testDb!.url, `http://127.0.0.1:${crmsPort}`),
       LOG_LEVEL: 'info',
-      ...FAST_PROVISIONING,
       // The production deadline: "delivered once" must not depend on how loaded the test machine is.
       PROVISIONING_TIMEOUT_MS: '5000',
     });

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { freePort, PostgresServer, privatePostgresUnavailable, ServiceProcess, sleep, uniqueEmail, waitFor } from '@shop/service-kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATHS_ENTRY, CRMS_ENTRY } from '../support/cluster.ts';
-import { ATHS_KEY, CRMS_KEY, FAST_PROVISIONING, PASSWORD } from '../support/system.ts';
+import { ATHS_KEY, athsProcessEnv, CRMS_KEY, PASSWORD } from '../support/system.ts';
 
 // Services started before their database, and PostgreSQL restarted under load, on a PostgreSQL server of this
 // test's own (never the shared one): see docs/operations.md.
@@ -145,13 +145,8 @@ describe.skipIf(unavailable !== undefined)(`services and a PostgreSQL that is no
         port: athsPort,
         startTimeoutMs: 60_000,
         env: {
-          DATABASE_URL: withPassword('aths'),
-          SERVICE_API_KEYS: ATHS_KEY,
-          CRMS_BASE_URL: `http://127.0.0.1:${crmsPort}`,
-          CRMS_SERVICE_API_KEY: CRMS_KEY,
-          RATE_LIMIT_ENABLED: 'false',
+          ...athsProcessEnv(withPassword('aths'), `http://127.0.0.1:${crmsPort}`),
           LOG_LEVEL: 'info',
-          ...FAST_PROVISIONING,
           PROVISIONING_LEASE_MS: '5000',
           ...DB_TIMEOUTS,
         },

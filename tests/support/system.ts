@@ -29,6 +29,18 @@ export const FAST_PROVISIONING = {
   PROVISIONING_TIMEOUT_MS: '2000',
   PROVISIONING_LEASE_MS: '10000',
 };
+/** The environment of an ATHS child process on `databaseUrl` that provisions to CRMS at `crmsUrl`, on the short schedules. */
+export function athsProcessEnv(databaseUrl: string | undefined, crmsUrl: string): Record<string, string | undefined> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SERVICE_API_KEYS: ATHS_KEY,
+    CRMS_BASE_URL: crmsUrl,
+    CRMS_SERVICE_API_KEY: CRMS_KEY,
+    RATE_LIMIT_ENABLED: 'false',
+    ...FAST_PROVISIONING,
+  };
+}
+
 export const FAST_STATUS_SYNC = {
   STATUS_SYNC_BACKOFF_BASE_MS: '50',
   STATUS_SYNC_BACKOFF_MAX_MS: '1000',
@@ -179,7 +191,7 @@ export class ProvisioningSystem {
   async adminToken(): Promise<string> {
     if (this.adminTokenValue) return this.adminTokenValue;
     const email = uniqueEmail('admin');
-    await this.aths.aths.users.createUser(
+    await this.aths.aths.registration.createUser(
       { email, password: PASSWORD, fullName: 'Grace Hopper', contactNumber: '0123456789', role: 'Administrator', emailVerified: true },
       { sendVerification: false },
     );
