@@ -14,9 +14,12 @@ export interface NewUser {
   emailVerified?: boolean;
 }
 
+/** The row is built here, timestamps included, rather than read back: registration saves RETURNING's decoding. */
 export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow> {
-  const [row] = await ex.insert(users).values(values).returning();
-  return row!;
+  const now = new Date();
+  const row: UserRow = { ...values, emailVerified: values.emailVerified ?? false, isActive: true, lastLoginAt: null, createdAt: now, updatedAt: now };
+  await ex.insert(users).values(row);
+  return row;
 }
 
 /**
