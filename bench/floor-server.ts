@@ -7,7 +7,7 @@
  *   DATABASE_URL=postgres://… | memory:// | <dir>  PORT=…  DB_POOL_SIZE=10  tsx bench/floor-server.ts
  */
 import Fastify from 'fastify';
-import { newObjectId, openDatabase, rawStatement } from '@shop/service-kit';
+import { newObjectId, openDatabase, preparedStatement } from '@shop/service-kit';
 import { fileURLToPath } from 'node:url';
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../services/crms/migrations', import.meta.url));
@@ -37,9 +37,9 @@ const INSERT = `INSERT INTO customers (id, user_id, email, full_name, contact_nu
   RETURNING *`;
 const SELECT = 'SELECT * FROM customers WHERE user_id = $1 LIMIT 1';
 
-// The kit's raw driver call, the same one CRMS's hot path uses: a named prepared statement on PostgreSQL.
-const insert = rawStatement(handle.db, 'floor_insert', INSERT);
-const select = rawStatement(handle.db, 'floor_select', SELECT);
+// The kit's driver call, the same one CRMS's hot path uses: a named prepared statement on PostgreSQL.
+const insert = preparedStatement(handle.db, 'floor_insert', INSERT);
+const select = preparedStatement(handle.db, 'floor_select', SELECT);
 
 app.post('/floor/create', async (request) => {
   const body = request.body as Body;
@@ -49,7 +49,9 @@ app.post('/floor/create', async (request) => {
   return existing;
 });
 
+// The database is open before it listens: live is ready (what the bench's ServiceProcess waits for).
 app.get('/health', async () => ({ ok: true }));
+app.get('/health/ready', async () => ({ ok: true }));
 
 await app.listen({ port: Number(process.env.PORT ?? 5099), host: process.env.HOST ?? '127.0.0.1' });
 

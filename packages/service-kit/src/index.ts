@@ -13,7 +13,7 @@ export * from './auth/access-token.ts';
 export * from './db/database.ts';
 export { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, mayHaveCommitted, retryWhileUnavailable } from './db/availability.ts';
 export * from './db/sql-errors.ts';
-export * from './db/raw-statement.ts';
+export * from './db/prepared-statement.ts';
 export * from './observability/logger.ts';
 export * from './observability/metrics.ts';
 export * from './observability/health.ts';

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyServerFactory } from 'fastify';
@@ -14,6 +13,7 @@ import { errorBody } from './http/envelope.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import { corsHeadersFor, registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
+import { helmetDefaultHeaders, installSecurityHeaders } from './http/security-headers.ts';
 import type { OperationsAccess } from './http/operations-access.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { requestIdFrom } from './http/request-id.ts';
@@ -50,7 +50,7 @@ export interface ServerOptions {
  */
 export async function buildServer(options: ServerOptions): Promise<App> {
   const corsHeaders = corsHeadersFor(options.corsOrigins ?? []);
-  const security = securityHeaders().map(([name, value]) => [name.toLowerCase(), value] as const);
+  const security = await helmetDefaultHeaders();
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     genReqId: requestIdFrom,
@@ -59,6 +59,9 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     trustProxy: options.trustProxy ?? false,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    // Closing: idle keep-alive connections closed, requests arriving on open ones answered 503 with Connection: close
+    // (what stays open is a connection busy at close time: see closeIdleConnectionsUntilClosed).
+    forceCloseConnections: 'idle',
     return503OnClosing: true,
     // What Node's HTTP parser refuses (431 oversized headers, 400, 408) answers in the envelope too.
     clientErrorHandler: clientErrorHandler(security),
@@ -84,11 +87,9 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   // JSON bodies that are not UTF-8, and U+0000 or lone surrogates anywhere in path, query or body: a 400 naming where.
   installTextGuard(app);
 
-  // Per-request hooks are callback-style: no promise per request on the hot path. The request id and helmet's
-  // security headers go into Fastify's own reply headers, not onto the raw response: once any header is on the raw
-  // response, Node passes every header Fastify writes through setHeader again.
+  installSecurityHeaders(app);
+  // Per-request hooks are callback-style: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
-    for (const [name, value] of security) reply.header(name, value);
     reply.header('x-request-id', request.id);
     done();
   });
@@ -120,29 +121,6 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   instrumentHttp(app, options.metrics, options.operations?.metricsTokens);
   registerHealthRoutes(app, { service: options.service, version: options.version, checks: options.readiness });
   return app;
-}
-
-// helmet itself, the very copy @fastify/helmet runs.
-type HelmetMiddleware = (req: unknown, res: unknown, next: (error?: unknown) => void) => void;
-const helmet = createRequire(createRequire(import.meta.url).resolve('@fastify/helmet'))('helmet') as (options?: object) => HelmetMiddleware;
-
-/**
- * Helmet's default headers (what `@fastify/helmet` with `global: true` and no options sets): they depend on nothing
- * in the request, so they are computed once here instead of rebuilding helmet's middleware on every request, and set
- * in an onRequest hook as helmet does (a route's own `reply.header` still wins).
- */
-export function securityHeaders(): ReadonlyArray<readonly [string, string]> {
-  const headers: Array<readonly [string, string]> = [];
-  const recorder = {
-    setHeader: (name: string, value: string) => headers.push([name, String(value)]),
-    removeHeader: () => undefined,
-  };
-  let failure: unknown;
-  helmet()({}, recorder, (error) => {
-    failure = error;
-  });
-  if (failure) throw failure;
-  return headers;
 }
 
 /**

@@ -19,6 +19,23 @@ describe('graceful shutdown', () => {
     expect(service.running).toBe(false);
     expect(service.logs()).toContain('shutting down');
     expect(service.logs()).toContain('resources closed');
+    // fetch keeps its connection alive: it was busy when closing began, and is closed once idle, well within the grace.
     expect(service.logs()).not.toContain('graceful shutdown timed out');
+  }, 60_000);
+
+  it('exits at once on a second signal, without waiting for the request in flight', async () => {
+    const service = await ServiceProcess.start({ entry: 'packages/service-kit/test/fixtures/slow-service.ts', env: { LOG_LEVEL: 'info' } });
+    const inFlight = fetch(`${service.url}/slow`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(service.pid!, 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(service.pid!, 'SIGTERM');
+    expect(await inFlight).toBe('cut');
+    for (let i = 0; i < 50 && service.running; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(service.running).toBe(false);
+    expect(service.logs()).not.toContain('resources closed');
   }, 60_000);
 });

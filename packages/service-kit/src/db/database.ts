@@ -11,7 +11,7 @@ import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
 import { rootCause } from './availability.ts';
 import { listenWithReconnect } from './listener.ts';
-import { installDrizzleParsers } from './pglite-parsers.ts';
+import { pgliteTextParsers } from './text-types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Database = PgDatabase<PgQueryResultHKT, any>;
@@ -143,7 +143,9 @@ async function migrate(connection: pg.ClientConfig, migrationConfig: Parameters<
 async function openPglite(location: string, migrationConfig: Parameters<typeof migratePglite>[1]): Promise<DatabaseHandle> {
   const inMemory = location.startsWith('memory://');
   if (!inMemory) mkdirSync(location, { recursive: true });
-  const client = installDrizzleParsers(await PGlite.create(inMemory ? 'memory://' : location, { extensions: { pg_trgm } }));
+  // drizzle's text types read as text by the instance itself, so that a plain query() (preparedStatement) reads them
+  // as drizzle's own queries do.
+  const client = await PGlite.create(inMemory ? 'memory://' : location, { extensions: { pg_trgm }, parsers: pgliteTextParsers });
   const db = drizzlePglite(client);
   await migratePglite(db, migrationConfig);
   return {

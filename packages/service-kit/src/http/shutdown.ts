@@ -2,8 +2,9 @@ import type { Server } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 
 /**
- * Until `server` has closed, closes its keep-alive connections as they become idle: Node closes only the ones idle
- * at the moment close() is called, and a connection busy then would otherwise keep the server open.
+ * Until `server` has closed, closes its keep-alive connections as they become idle: Node and Fastify's
+ * `forceCloseConnections: 'idle'` close only the ones idle when closing starts, and a connection busy then would keep
+ * the server open until its keep-alive timeout (72 s). Fastify has no option for it (`true` cuts requests in flight).
  */
 export function closeIdleConnectionsUntilClosed(server: Server): void {
   const sweeper = setInterval(() => server.closeIdleConnections(), 50);

@@ -1,4 +1,4 @@
-import { newObjectId, rawStatement, rowMapper, rowsOf, type Database, type Executor } from '@shop/service-kit';
+import { newObjectId, preparedStatement, rowMapper, rowsOf, type Database, type Executor } from '@shop/service-kit';
 import { and, asc, count, desc, eq, getTableName, ilike, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { CreateCustomerInput, SortField, StatisticsInput } from './dto.ts';
@@ -22,15 +22,15 @@ const BY_USER_ID = `SELECT * FROM ${getTableName(customers)} WHERE ${userId.name
 const toCustomerRow = rowMapper(customers);
 
 /**
- * The hot path (internal create, /me) as two named prepared statements run straight on the driver, on both
- * databases (see rawStatement for why), rows decoded exactly as drizzle decodes them.
+ * The hot path (internal create, /me) as two statements written out, run with the kit's preparedStatement (named
+ * prepared statements on PostgreSQL), rows decoded exactly as drizzle decodes them.
  *
  * The idempotent create is ONE statement that inserts unless a record for that user id exists (unique key on
  * user_id): it returns the new row, or undefined when the record already existed (the caller then selects it).
  */
 export function prepareHotPath(db: Database) {
-  const insert = rawStatement(db, 'crms_insert_customer_if_absent', INSERT_IF_ABSENT);
-  const byUserId = rawStatement(db, 'crms_customer_by_user_id', BY_USER_ID);
+  const insert = preparedStatement(db, 'crms_insert_customer_if_absent', INSERT_IF_ABSENT);
+  const byUserId = preparedStatement(db, 'crms_customer_by_user_id', BY_USER_ID);
   return {
     async insertCustomerIfAbsent(input: CreateCustomerInput): Promise<CustomerRow | undefined> {
       const [row] = await insert([newObjectId(), input.userId, input.email, input.fullName, input.contactNumber]);

@@ -1,0 +1,59 @@
+import { hash } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { getTableColumns, type InferSelectModel, type SQL } from 'drizzle-orm';
+import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
+import type { Pool } from 'pg';
+import { rowsOf, type Database, type Executor } from './database.ts';
+import { pgTextTypes } from './text-types.ts';
+
+/**
+ * A statement written out (`$1`, `$2`, …) for a hot path, run on the driver under drizzle through its public API:
+ * on PostgreSQL a node-postgres named statement (parsed and planned once per connection), on PGlite `query()`
+ * (which has no named statements: parsed on every run). Only for the few statements a benchmark shows are hot.
+ *
+ * Values go as the driver sends them (pass JSON as text: node-postgres would send an array as a PostgreSQL array).
+ * Rows come back with the database's column names; `rowMapper` turns them into the table's drizzle row.
+ */
+export function preparedStatement<Row = Record<string, unknown>>(db: Database, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
+  const client = (db as unknown as { $client: PGlite | Pool }).$client;
+  if (client instanceof PGlite) return async (values) => (await client.query<Row>(text, values)).rows;
+  return async (values) => (await client.query({ name, text, values, types: pgTextTypes })).rows as Row[];
+}
+
+const dialect = new PgDialect();
+const statementsOf = new WeakMap<object, Map<string, (values: unknown[]) => Promise<unknown[]>>>();
+
+/**
+ * A drizzle `sql` statement run with `preparedStatement` (named after its text) when given the database itself;
+ * inside a transaction it runs through the transaction as usual. For hot statements of a few shapes at most.
+ */
+export async function runStatement<Row = Record<string, unknown>>(executor: Executor, query: SQL): Promise<Row[]> {
+  if (!('$client' in executor)) return rowsOf<Row>(executor, query);
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  let statements = statementsOf.get(executor);
+  if (!statements) statementsOf.set(executor, (statements = new Map()));
+  let run = statements.get(text);
+  if (!run) {
+    run = preparedStatement(executor, `kit_${hash('sha256', text).slice(0, 24)}`, text);
+    statements.set(text, run);
+  }
+  return (await run(params)) as Row[];
+}
+
+type Decoder = { mapFromDriverValue(value: unknown): unknown };
+
+/**
+ * Maps a row named by database columns (`SELECT *`, `RETURNING *`) to the table's drizzle row, decoding each value
+ * with the column's own `mapFromDriverValue`, as drizzle's queries do (both drivers read drizzle's text types as text).
+ */
+export function rowMapper<T extends PgTable>(table: T): (row: Record<string, unknown>) => InferSelectModel<T> {
+  const columns = Object.entries(getTableColumns(table)).map(([key, column]) => [key, column.name, column as unknown as Decoder] as const);
+  return (row) => {
+    const mapped: Record<string, unknown> = {};
+    for (const [key, name, decoder] of columns) {
+      const value = row[name];
+      mapped[key] = value === null || value === undefined ? null : decoder.mapFromDriverValue(value);
+    }
+    return mapped as InferSelectModel<T>;
+  };
+}

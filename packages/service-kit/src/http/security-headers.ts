@@ -1,0 +1,35 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import helmet from 'helmet';
+
+/**
+ * helmet's default headers, used as helmet documents without Express (helmetjs.github.io/faq/use-without-express):
+ * built once, run on each raw response; `@fastify/helmet` rebuilds it per request (docs/benchmarks.md). A route's own
+ * `reply.header` (swagger-ui's CSP) still wins.
+ */
+export function installSecurityHeaders(app: FastifyInstance): void {
+  const runHelmet = helmet();
+  app.addHook('onRequest', (request, reply, done) => runHelmet(request.raw, reply.raw, (error) => done(error as Error | undefined)));
+}
+
+type Headers = ReadonlyArray<readonly [string, string]>;
+
+const NOT_HELMETS = new Set(['content-type', 'content-length', 'date', 'connection', 'keep-alive']);
+let probed: Promise<Headers> | undefined;
+
+/**
+ * The headers helmet's defaults set (they depend on nothing in the request), read once from a probe app: for the
+ * answers Node's HTTP parser makes before Fastify, and so helmet, sees a request.
+ */
+export function helmetDefaultHeaders(): Promise<Headers> {
+  probed ??= (async () => {
+    const probe = Fastify();
+    installSecurityHeaders(probe);
+    probe.get('/', async () => '');
+    const { headers } = await probe.inject({ method: 'GET', url: '/' });
+    await probe.close();
+    return Object.entries(headers)
+      .filter(([name]) => !NOT_HELMETS.has(name))
+      .map(([name, value]) => [name, String(value)] as const);
+  })();
+  return probed;
+}
