@@ -3,6 +3,7 @@ import type { Mailer } from '../mail/mailer.ts';
 import { passwordResetMail } from '../mail/templates.ts';
 import type { AthsMetrics } from '../metrics.ts';
 import type { OneTimeTokens } from '../one-time-tokens/service.ts';
+import { recordLogin } from '../sessions/repository.ts';
 import type { Sessions, TokenPair } from '../sessions/service.ts';
 import type { PasswordHasher } from '../users/passwords.ts';
 import * as repo from '../users/repository.ts';
@@ -45,7 +46,7 @@ export function createCredentials(deps: CredentialsDeps) {
         throw invalidCredentials();
       }
       const refresh = sessions.newRefreshToken(user.id);
-      await repo.recordLogin(db, user.id, refresh.record);
+      await recordLogin(db, user.id, refresh.record);
       metrics.logins.inc({ outcome: 'success' });
       return { user, tokens: await sessions.pair(user, refresh.token) };
     },

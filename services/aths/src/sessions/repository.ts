@@ -1,5 +1,5 @@
 import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
-import type { Executor } from '@shop/service-kit';
+import { runStatement, type Executor } from '@shop/service-kit';
 import { refreshTokens } from './schema.ts';
 
 export interface NewRefreshToken {
@@ -21,6 +21,20 @@ export interface AcceptedRefreshToken {
 
 export async function insertRefreshToken(ex: Executor, values: NewRefreshToken): Promise<void> {
   await ex.insert(refreshTokens).values(values);
+}
+
+/**
+ * The login hot path in one statement: the new refresh token, and the user's last-login time when it is more than
+ * an hour old (an hour's precision saves a row write on most logins).
+ */
+export async function recordLogin(ex: Executor, userId: string, refresh: NewRefreshToken): Promise<void> {
+  const now = new Date();
+  const hourAgo = new Date(now.getTime() - 3600_000);
+  await runStatement(ex, sql`WITH t AS (
+      INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at, family_expires_at)
+      VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}, ${refresh.familyExpiresAt}))
+    UPDATE users SET last_login_at = ${now}
+     WHERE id = ${userId} AND (last_login_at IS NULL OR last_login_at < ${hourAgo})`);
 }
 
 /** A token that may still be used: not rotated, not revoked, within its idle and its family's absolute lifetime. */

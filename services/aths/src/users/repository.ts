@@ -1,6 +1,5 @@
 import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import { likePattern, rowMapper, runStatement, type Executor, type Role } from '@shop/service-kit';
-import type { NewRefreshToken } from '../sessions/repository.ts';
 import { users, type Address, type UserRow } from './schema.ts';
 
 export interface NewUser {
@@ -20,20 +19,6 @@ export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow
   const row: UserRow = { ...values, emailVerified: values.emailVerified ?? false, isActive: true, lastLoginAt: null, createdAt: now, updatedAt: now };
   await ex.insert(users).values(row);
   return row;
-}
-
-/**
- * The login hot path in one statement: the new refresh token, and the user's last-login time when it is more than
- * an hour old (an hour's precision saves a row write on most logins).
- */
-export async function recordLogin(ex: Executor, userId: string, refresh: NewRefreshToken): Promise<void> {
-  const now = new Date();
-  const hourAgo = new Date(now.getTime() - 3600_000);
-  await runStatement(ex, sql`WITH t AS (
-      INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, created_at, expires_at, family_expires_at)
-      VALUES (${refresh.id}, ${refresh.tokenHash}, ${refresh.familyId}, ${refresh.userId}, ${now}, ${refresh.expiresAt}, ${refresh.familyExpiresAt}))
-    UPDATE users SET last_login_at = ${now}
-     WHERE id = ${userId} AND (last_login_at IS NULL OR last_login_at < ${hourAgo})`);
 }
 
 export async function findUserById(ex: Executor, id: string, forUpdate = false): Promise<UserRow | undefined> {
