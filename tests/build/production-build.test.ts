@@ -167,6 +167,6 @@ describe.each(testDatabaseDrivers())('services started from dist/ in production,
     // A failing command prints its stack trace, mapped back to the TypeScript sources.
     const duplicate = await cli(['create-admin', '--email', ADMIN_EMAIL], athsEnv);
     expect(duplicate.code).toBe(1);
-    expect(duplicate.output).toMatch(/services\/aths\/src\/users\/service\.ts:\d+/);
+    expect(duplicate.output).toMatch(/services\/aths\/src\/accounts\/registration\.ts:\d+/);
   });
 });

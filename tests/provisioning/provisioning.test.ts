@@ -43,8 +43,12 @@ describe.each(testDatabaseDrivers())('ATHS → CRMS provisioning and CRMS → AT
         contactNumber: '+44 20 7946 0000',
         customerStatus: 'Active',
       });
+      // ATHS marks the row delivered after CRMS's answer, so the mark may trail the record on a loaded machine.
+      await waitFor(async () => (await system.outboxRows(user.userId))[0]?.state === 'delivered', 10_000, 'the row marked delivered');
       const [row] = await system.outboxRows(user.userId);
-      expect(row).toMatchObject({ topic: 'customer.create', state: 'delivered', attempts: 1, last_status: 200, result: { customerId: record!.customerId } });
+      // Normally the first attempt; a loaded machine can let one pass its deadline (a retry, still one record).
+      expect(row).toMatchObject({ topic: 'customer.create', state: 'delivered', last_status: 200, result: { customerId: record!.customerId } });
+      expect(row!.attempts).toBeGreaterThanOrEqual(1);
     }
 
     // Administrators (created by an administrator) get no record; Customers created that way do.

@@ -12,7 +12,7 @@ describe('CRMS in production as a child process', () => {
     for (const service of started) await service.stop();
   });
 
-  it('while waiting for its database, /metrics answers only the METRICS_TOKEN; the log holds no credential or query value', async () => {
+  it('while waiting for its database, /metrics answers only the METRICS_TOKEN; the log holds no credential or query value', { timeout: 90_000 }, async () => {
     const password = 'db-password-never-logged';
     const service = await ServiceProcess.start({
       entry: 'services/crms/src/main.ts',
@@ -38,7 +38,7 @@ describe('CRMS in production as a child process', () => {
     for (const value of [password, METRICS_TOKEN, KEY, searched, encodeURIComponent(searched)]) expect(logs, value).not.toContain(value);
   });
 
-  it('serving, /docs is off by default and /metrics is open without METRICS_TOKEN', async () => {
+  it('serving, /docs is off by default and /metrics is open without METRICS_TOKEN', { timeout: 90_000 }, async () => {
     const service = await ServiceProcess.start({ entry: 'services/crms/src/main.ts', env: { ...production, DATABASE_URL: 'memory://' } });
     started.push(service);
     for (const path of ['/docs', '/docs/json']) {
