@@ -6,15 +6,9 @@ import type { CustomerRow, CustomerStatusChangeRow } from './schema.ts';
 
 const iso = (value: Date) => value.toISOString();
 
-export function toListItem(row: CustomerRow): CustomerListItem {
+/** The statistics fields of a record, also GET /me/statistics on its own. */
+export function toStatistics(row: CustomerRow) {
   return {
-    customerId: row.id,
-    userId: row.userId,
-    email: row.email,
-    fullName: row.fullName,
-    contactNumber: row.contactNumber,
-    customerStatus: row.customerStatus,
-    customerType: row.customerType,
     totalOrders: row.totalOrders,
     totalOrderValue: Number(row.totalOrderValue),
     totalComplaints: row.totalComplaints,
@@ -22,10 +16,23 @@ export function toListItem(row: CustomerRow): CustomerListItem {
     lastOrderDate: isoOrNull(row.lastOrderDate),
     lastComplaintDate: isoOrNull(row.lastComplaintDate),
     customerSince: iso(row.customerSince),
-    tags: row.tags,
-    createdAt: iso(row.createdAt),
-    updatedAt: iso(row.updatedAt),
   };
+}
+
+/** The statistics with the other fields added in place (no spread copy: see toRecord). */
+export function toListItem(row: CustomerRow): CustomerListItem {
+  const item = toStatistics(row) as CustomerListItem;
+  item.customerId = row.id;
+  item.userId = row.userId;
+  item.email = row.email;
+  item.fullName = row.fullName;
+  item.contactNumber = row.contactNumber;
+  item.customerStatus = row.customerStatus;
+  item.customerType = row.customerType;
+  item.tags = row.tags;
+  item.createdAt = iso(row.createdAt);
+  item.updatedAt = iso(row.updatedAt);
+  return item;
 }
 
 /**
@@ -53,17 +60,5 @@ export function toAdminCustomer(row: CustomerRow, history: CustomerStatusChangeR
       changedBy: change.changedBy,
       changedAt: iso(change.changedAt),
     })),
-  };
-}
-
-export function toStatistics(row: CustomerRow) {
-  return {
-    totalOrders: row.totalOrders,
-    totalOrderValue: Number(row.totalOrderValue),
-    totalComplaints: row.totalComplaints,
-    openComplaints: row.openComplaints,
-    lastOrderDate: isoOrNull(row.lastOrderDate),
-    lastComplaintDate: isoOrNull(row.lastComplaintDate),
-    customerSince: iso(row.customerSince),
   };
 }
