@@ -4,7 +4,8 @@ import type { FastifyServerFactory } from 'fastify';
 import { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, redactUrl, rootCause, sleep } from './db/availability.ts';
 import type { DatabaseHandle } from './db/database.ts';
 import { errorBody } from './http/envelope.ts';
-import type { OperationsAccess } from './http/operations-access.ts';
+import { operationsAccess } from './http/operations-access.ts';
+import type { BaseConfig } from './config.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { trackUnusedConnections } from './http/unused-connections.ts';
 import type { Logger } from './observability/logger.ts';
@@ -16,24 +17,22 @@ export interface StartServiceOptions<A extends App> {
   service: string;
   version: string;
   logger: Logger;
-  port: number;
-  host: string;
-  /** The database URL, only to keep its credentials out of the start-up log lines. */
-  databaseUrl?: string;
+  /** Where to listen, the database URL (only to keep its credentials out of the log) and who may read /metrics and /docs. */
+  config: Pick<BaseConfig, 'HOST' | 'DATABASE_URL' | 'NODE_ENV' | 'METRICS_TOKEN' | 'EXPOSE_DOCS'> & { PORT: number };
   /** Opens and migrates the database: one attempt (the kit retries while the database is unreachable). */
   openDatabase: () => Promise<DatabaseHandle>;
   /** Builds the app on the open database; must hand `serverFactory` to the kit's buildServer. */
   buildApp: (database: DatabaseHandle, serverFactory: FastifyServerFactory) => Promise<A>;
   /** How long a shutdown may take before the process exits anyway (default 10 s). */
   graceMs?: number;
-  /** Who may read /metrics (and /docs) while starting: pass the app's `operationsAccess(config)`. */
-  operations?: OperationsAccess;
 }
 
 export interface StartedService<A extends App> {
   app: A;
   database: DatabaseHandle;
   url: string;
+  /** Where Swagger UI is, or why it is not served (for the ready log line). */
+  docs: string;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -65,13 +64,14 @@ export async function startService<A extends App>(options: StartServiceOptions<A
   const closeUnusedConnections = trackUnusedConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(options.config.PORT, options.config.HOST, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const host = options.config.HOST;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info({ url }, 'listening; connecting to the database');
 
   const abort = new AbortController();
@@ -107,7 +107,8 @@ export async function startService<A extends App>(options: StartServiceOptions<A
     if (!appHandler) throw new Error('buildApp did not pass serverFactory on to buildServer');
     if (abort.signal.aborted) return await new Promise<never>(() => undefined);
     handler = appHandler;
-    started = { app, database, url };
+    const docs = operationsAccess(options.config).docs ? `${url}/docs` : 'off (EXPOSE_DOCS)';
+    started = { app, database, url, docs };
     await gate.close();
     return started;
   } catch (error) {
@@ -132,7 +133,7 @@ async function connect(
       if (signal.aborted) throw signal.reason;
       if (!isDatabaseUnavailable(error)) throw error;
       const cause = rootCause(error);
-      const message = redactUrl(cause.message, options.databaseUrl);
+      const message = redactUrl(cause.message, options.config.DATABASE_URL);
       const retryInMs = backoffDelay(failures, DATABASE_RETRY);
       report(`database not reachable (attempt ${failures}): ${message}`);
       options.logger.warn({ attempt: failures, retryInMs, database: { ...cause, message } }, 'database not reachable; retrying');
@@ -149,7 +150,7 @@ async function buildStandIn(options: StartServiceOptions<App>, waitingFor: () =>
     description: 'starting',
     logger: options.logger,
     metrics: createMetricsRegistry(options.service),
-    ...(options.operations ? { operations: options.operations } : {}),
+    operations: operationsAccess(options.config),
     readiness: {
       database: () => Promise.reject(new Error(waitingFor())),
     },

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, operationsAccess, startService } from '@shop/service-kit';
+import { ConfigError, createLogger, startService } from '@shop/service-kit';
 import { buildApp, openAthsDatabase, SERVICE_NAME, VERSION } from './app.ts';
 import { loadAthsConfig } from './config.ts';
 
@@ -14,20 +14,16 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ service: SERVICE_NAME, level: config.LOG_LEVEL });
-  const operations = operationsAccess(config);
   // Listens at once and waits for the database if it is not up yet (/health/ready says so meanwhile).
-  const { url, database } = await startService({
+  const { url, docs, database } = await startService({
     service: SERVICE_NAME,
     version: VERSION,
     logger,
-    port: config.PORT,
-    host: config.HOST,
-    databaseUrl: config.DATABASE_URL,
-    operations,
+    config,
     openDatabase: () => openAthsDatabase(config, logger),
     buildApp: (database, serverFactory) => buildApp(config, { logger, database, serverFactory }),
   });
-  logger.info({ url, docs: operations.docs ? `${url}/docs` : 'off (EXPOSE_DOCS)', database: database.location }, 'ATHS ready');
+  logger.info({ url, docs, database: database.location }, 'ATHS ready');
 }
 
 main().catch((error: unknown) => {

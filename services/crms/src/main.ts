@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, operationsAccess, startService } from '@shop/service-kit';
+import { ConfigError, createLogger, startService } from '@shop/service-kit';
 import { buildApp, VERSION } from './app.ts';
 import { loadCrmsConfig } from './config.ts';
 import { openCrmsDatabase } from './database.ts';
@@ -6,20 +6,16 @@ import { openCrmsDatabase } from './database.ts';
 try {
   const config = loadCrmsConfig();
   const logger = createLogger({ service: 'crms', level: config.LOG_LEVEL });
-  const operations = operationsAccess(config);
   // Listens at once and waits for the database if it is not up yet (/health/ready says so meanwhile).
-  const { url } = await startService({
+  const { url, docs } = await startService({
     service: 'crms',
     version: VERSION,
     logger,
-    port: config.PORT,
-    host: config.HOST,
-    databaseUrl: config.DATABASE_URL,
-    operations,
+    config,
     openDatabase: () => openCrmsDatabase(config, logger),
     buildApp: (database, serverFactory) => buildApp(config, { logger, database, serverFactory }),
   });
-  logger.info({ url, docs: operations.docs ? `${url}/docs` : 'off (EXPOSE_DOCS)', aths: config.ATHS_BASE_URL }, 'CRMS listening');
+  logger.info({ url, docs, aths: config.ATHS_BASE_URL }, 'CRMS listening');
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`CRMS cannot start: ${error.message}\n`);
