@@ -1,28 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { getTableName, sql } from 'drizzle-orm';
-import { Counter, Histogram, type Registry } from 'prom-client';
-import { errorLogFields, retryWhileUnavailable } from '../db/availability.ts';
-import { rowsOf, type Database, type DatabaseHandle } from '../db/database.ts';
+import { getTableName } from 'drizzle-orm';
+import type { Registry } from 'prom-client';
+import { errorLogFields } from '../db/availability.ts';
+import type { Database, DatabaseHandle } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
-import { registerSnapshotGauges } from '../observability/metrics.ts';
 import { pullPendingForward, requeueOutbox, outboxSummary, type OutboxSummary } from './admin.ts';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
-import { failureFromError, type DeliveryOutcome } from './outcome.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { claimMessages, type ClaimedRow } from './claims.ts';
+import { attemptDelivery, type DeliveryAttemptContext, type OutboxHandler } from './delivery-attempt.ts';
+import { readOutboxBacklog, registerOutboxWorkerMetrics, type OutboxBacklog } from './metrics.ts';
 import type { OutboxTable } from './table.ts';
 
-/** One message handed to a handler. */
-export interface OutboxMessage {
-  id: string;
-  topic: string;
-  key: string;
-  payload: unknown;
-  /** 1 for the first attempt. */
-  attempt: number;
-  createdAt: Date;
-}
-
-/** Delivers one message; throwing counts as a retryable failure. */
-export type OutboxHandler = (message: OutboxMessage) => Promise<DeliveryOutcome>;
+export type { OutboxHandler, OutboxMessage } from './delivery-attempt.ts';
 
 export interface OutboxWorkerOptions {
   db: Database;
@@ -60,15 +49,6 @@ export interface OutboxWorkerOptions {
   random?: () => number;
 }
 
-interface ClaimedRow {
-  id: string;
-  topic: string;
-  key: string;
-  payload: unknown;
-  attempts: number;
-  created_at: Date | string;
-}
-
 /**
  * Delivers an outbox table's messages: claims due rows with `FOR UPDATE SKIP LOCKED` and a lease (so several
  * instances on one database never deliver one row at the same time), keeps the order of each key, delivers with
@@ -78,18 +58,16 @@ interface ClaimedRow {
 export class OutboxWorker {
   readonly workerId: string;
   private readonly name: string;
-  private readonly handlers: Record<string, OutboxHandler>;
   private readonly concurrency: number;
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
   private readonly probeIntervalMs: number;
   private readonly circuitThreshold: number;
   private consecutiveFailures = 0;
-  private readonly backoff: BackoffPolicy;
   private readonly stopTimeoutMs: number;
-  private readonly keyLabel: string;
-  private readonly random: () => number;
   private readonly log: Logger;
+  /** What each delivery attempt uses (delivery-attempt.ts). */
+  private readonly attempt: DeliveryAttemptContext;
 
   private running = false;
   /** Aborted by stop(): cuts short the waits for the database to come back. */
@@ -105,55 +83,29 @@ export class OutboxWorker {
   private dueAt = Number.POSITIVE_INFINITY;
   private unlisten: (() => Promise<void>) | undefined;
 
-  private readonly attemptsCounter: Counter<'topic' | 'outcome'> | undefined;
-  private readonly latency: Histogram<'topic' | 'outcome'> | undefined;
-  private readonly deadCounter: Counter<'topic'> | undefined;
-
   constructor(private readonly options: OutboxWorkerOptions) {
     this.name = getTableName(options.table);
-    this.handlers = options.handlers;
     this.concurrency = Math.max(1, options.concurrency ?? 32);
     this.leaseMs = Math.max(1, options.leaseMs ?? 30_000);
     this.pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 1_000);
     this.probeIntervalMs = Math.max(1, options.probeIntervalMs ?? 1_000);
     this.circuitThreshold = Math.max(1, options.circuitThreshold ?? 3);
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-    this.keyLabel = options.keyLabel ?? 'key';
-    this.random = options.random ?? Math.random;
     this.workerId = options.workerId ?? `${this.name}-${randomBytes(6).toString('hex')}`;
     this.log = options.logger.child({ outbox: this.name });
-
-    if (options.metrics) {
-      const registry = options.metrics;
-      const prefix = options.metricPrefix ?? this.name;
-      const target = options.targetName ?? 'the target';
-      this.attemptsCounter = new Counter({
-        name: `${prefix}_attempts_total`,
-        help: `Delivery attempts to ${target} by topic and outcome (delivered, retry, dead)`,
-        labelNames: ['topic', 'outcome'],
-        registers: [registry],
-      });
-      this.latency = new Histogram({
-        name: `${prefix}_call_duration_seconds`,
-        help: `Duration of calls to ${target} by topic and outcome`,
-        labelNames: ['topic', 'outcome'],
-        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      });
-      this.deadCounter = new Counter({
-        name: `${prefix}_dead_letters_total`,
-        help: `Messages dead-lettered by this process (permanent failure answered by ${target})`,
-        labelNames: ['topic'],
-        registers: [registry],
-      });
-      // Backlog gauges are read from the database on scrape, so they are right across instances and restarts.
-      registerSnapshotGauges(registry, () => this.backlog(), [
-        { name: `${prefix}_pending`, help: `Messages waiting for delivery to ${target}`, pick: (s) => s.pending },
-        { name: `${prefix}_oldest_pending_age_seconds`, help: 'Age of the oldest pending message (0 when none)', pick: (s) => s.age },
-        { name: `${prefix}_dead`, help: 'Messages currently dead-lettered (awaiting a retry by an operator)', pick: (s) => s.dead },
-      ]);
-    }
+    const metrics = options.metrics
+      ? registerOutboxWorkerMetrics(options.metrics, options.metricPrefix ?? this.name, options.targetName ?? 'the target', () => this.backlog())
+      : undefined;
+    this.attempt = {
+      db: options.db,
+      holder: { table: this.name, workerId: this.workerId, leaseMs: this.leaseMs },
+      handlers: options.handlers,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      random: options.random ?? Math.random,
+      keyLabel: options.keyLabel ?? 'key',
+      log: this.log,
+      metrics,
+    };
   }
 
   /** Whether the target counts as down (circuitThreshold retryable failures in a row, no success since). */
@@ -235,16 +187,8 @@ export class OutboxWorker {
   }
 
   /** Pending and dead-lettered counts and the oldest pending message's age in seconds, as the backlog gauges read them. */
-  async backlog(): Promise<{ pending: number; dead: number; age: number }> {
-    const rows = await rowsOf<{ pending: number; dead: number; age: number | string | null }>(
-      this.options.db,
-      sql`SELECT count(*) FILTER (WHERE state = 'pending')::int AS pending,
-                 count(*) FILTER (WHERE state = 'dead')::int AS dead,
-                 extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending'))::float8 AS age
-            FROM ${sql.identifier(this.name)} WHERE state <> 'delivered'`,
-    );
-    const row = rows[0]!;
-    return { pending: Number(row.pending), dead: Number(row.dead), age: Math.max(0, Number(row.age ?? 0)) };
+  backlog(): Promise<OutboxBacklog> {
+    return readOutboxBacklog(this.options.db, this.name);
   }
 
   private async pump(): Promise<void> {
@@ -265,37 +209,8 @@ export class OutboxWorker {
     }
   }
 
-  /**
-   * Takes up to `limit` messages: pending, due (unless probing), not leased, and the oldest pending one of their
-   * key. Each claim bumps `attempts`, which with `locked_by` fences the lease: a worker whose lease expired and
-   * was taken over cannot record an outcome any more.
-   */
-  private async claim(limit: number, probe: boolean): Promise<ClaimedRow[]> {
-    const table = sql.identifier(this.name);
-    const due = probe ? sql`TRUE` : sql`o.next_attempt_at <= now()`;
-    return rowsOf<ClaimedRow>(
-      this.options.db,
-      sql`WITH candidates AS (
-            SELECT o.id FROM ${table} o
-             WHERE o.state = 'pending'
-               AND ${due}
-               AND (o.locked_until IS NULL OR o.locked_until <= now())
-               AND NOT EXISTS (
-                 SELECT 1 FROM ${table} p WHERE p.key = o.key AND p.state = 'pending' AND p.id < o.id
-               )
-             ORDER BY o.next_attempt_at, o.id
-             LIMIT ${limit}
-             FOR UPDATE OF o SKIP LOCKED
-          )
-          UPDATE ${table} AS t
-             SET locked_until = now() + make_interval(secs => ${this.leaseMs / 1000}),
-                 locked_by = ${this.workerId},
-                 attempts = t.attempts + 1,
-                 updated_at = now()
-            FROM candidates
-           WHERE t.id = candidates.id
-          RETURNING t.id::text AS id, t.topic, t.key, t.payload, t.attempts, t.created_at`,
-    );
+  private claim(limit: number, probe: boolean): Promise<ClaimedRow[]> {
+    return claimMessages(this.options.db, this.attempt.holder, limit, probe);
   }
 
   private launch(row: ClaimedRow, probe = false): void {
@@ -309,64 +224,9 @@ export class OutboxWorker {
     this.inFlight.add(delivery);
   }
 
+  /** One attempt (delivery-attempt.ts), then the circuit: retryable failures in a row mark the target failing. */
   private async deliver(row: ClaimedRow): Promise<void> {
-    const claimedAt = performance.now();
-    const attempt = Number(row.attempts);
-    const message: OutboxMessage = {
-      id: row.id,
-      topic: row.topic,
-      key: row.key,
-      payload: row.payload,
-      attempt,
-      createdAt: new Date(row.created_at),
-    };
-    const handler = this.handlers[row.topic];
-    const started = performance.now();
-    let outcome: DeliveryOutcome;
-    if (!handler) {
-      outcome = { outcome: 'dead', error: `No handler for topic "${row.topic}"` };
-    } else {
-      try {
-        outcome = await handler(message);
-      } catch (error) {
-        outcome = failureFromError(error);
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
-    this.attemptsCounter?.inc({ topic: row.topic, outcome: outcome.outcome });
-    this.latency?.observe({ topic: row.topic, outcome: outcome.outcome }, seconds);
-
-    const retryInMs = outcome.outcome === 'retry' ? backoffDelay(attempt, this.backoff, this.random) : undefined;
-    let recorded = false;
-    try {
-      // The database may be restarting: keep trying while the lease lasts (the fence keeps a late write safe), so the
-      // outcome is not lost and the message not delivered again after its lease.
-      const leaseLeft = this.leaseMs - (performance.now() - claimedAt);
-      recorded = await retryWhileUnavailable(() => this.record(message, outcome, retryInMs), leaseLeft, this.stopping.signal);
-    } catch (error) {
-      this.log.warn({ ...errorLogFields(error), [this.keyLabel]: row.key }, 'outbox: recording an outcome failed; the message is retried after its lease');
-    }
-
-    const line = {
-      operation: row.topic,
-      [this.keyLabel]: row.key,
-      ...outcome.logFields,
-      messageId: row.id,
-      attempt,
-      duration: Math.round(seconds * 10_000) / 10,
-      outcome: outcome.outcome,
-      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-      ...(outcome.outcome !== 'delivered' ? { error: outcome.error } : {}),
-      ...(retryInMs !== undefined ? { retryInMs } : {}),
-      ...(recorded ? {} : { leaseLost: true }),
-    };
-    if (outcome.outcome === 'delivered') this.log.info(line, 'outbox delivery attempt');
-    else if (outcome.outcome === 'retry') this.log.warn(line, 'outbox delivery attempt');
-    else {
-      this.deadCounter?.inc({ topic: row.topic });
-      this.log.error(line, 'outbox delivery attempt: dead-lettered');
-    }
-
+    const { outcome, retryInMs } = await attemptDelivery(row, this.attempt, this.stopping.signal);
     if (outcome.outcome === 'retry') {
       this.consecutiveFailures += 1;
       if (this.consecutiveFailures >= this.circuitThreshold) this.markFailing();
@@ -376,30 +236,6 @@ export class OutboxWorker {
       this.consecutiveFailures = 0;
       if (outcome.outcome === 'delivered' && this.failing) await this.recover();
     }
-  }
-
-  /** Writes the outcome, if this worker still holds the lease. */
-  private async record(message: OutboxMessage, outcome: DeliveryOutcome, retryInMs: number | undefined): Promise<boolean> {
-    const table = sql.identifier(this.name);
-    const status = outcome.status ?? null;
-    const fence = sql`id = ${message.id}::bigint AND state = 'pending' AND locked_by = ${this.workerId} AND attempts = ${message.attempt}`;
-    let update;
-    if (outcome.outcome === 'delivered') {
-      const result = outcome.result === undefined ? null : JSON.stringify(outcome.result);
-      update = sql`UPDATE ${table} SET state = 'delivered', delivered_at = now(), updated_at = now(), result = ${result}::jsonb,
-                     last_status = ${status}::int, last_error = NULL, locked_until = NULL, locked_by = NULL
-                   WHERE ${fence} RETURNING id`;
-    } else if (outcome.outcome === 'retry') {
-      update = sql`UPDATE ${table} SET next_attempt_at = now() + make_interval(secs => ${retryInMs! / 1000}), updated_at = now(),
-                     last_status = ${status}::int, last_error = ${outcome.error}, locked_until = NULL, locked_by = NULL
-                   WHERE ${fence} RETURNING id`;
-    } else {
-      update = sql`UPDATE ${table} SET state = 'dead', updated_at = now(),
-                     last_status = ${status}::int, last_error = ${outcome.error}, locked_until = NULL, locked_by = NULL
-                   WHERE ${fence} RETURNING id`;
-    }
-    const rows = await rowsOf<{ id: string }>(this.options.db, update);
-    return rows.length === 1;
   }
 
   private wakeAt(at: number): void {
