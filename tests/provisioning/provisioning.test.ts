@@ -29,7 +29,7 @@ describe.each(testDatabaseDrivers())('ATHS → CRMS provisioning and CRMS → AT
     await system.proxy.set({ kind: 'pass' });
   });
 
-  it('creates a CRMS record with the seed fields for every registered Customer, within milliseconds, and none for Administrators', async () => {
+  it('creates a CRMS record with the integration guide\'s fields for every registered Customer, within milliseconds, and none for Administrators', async () => {
     const users = await Promise.all(
       Array.from({ length: 5 }, (_, i) => system.register({ email: `Mixed.Case.${i}.${Date.now()}@Example.com`, fullName: `Customer ${i}` })),
     );

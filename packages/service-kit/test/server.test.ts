@@ -156,7 +156,7 @@ describe('shared HTTP behaviour', () => {
     expect(boom.json().errors).toEqual([{ field: 'server', message: 'An unexpected error occurred. Please try again later.' }]);
   });
 
-  it('accepts any of several API keys on either header and rejects others with the seed body', async () => {
+  it('accepts any of several API keys on either header and rejects others with the integration guide\'s body', async () => {
     for (const headers of [{ 'x-api-key': 'k1' }, { 'x-service-api-key': 'k2' }]) {
       expect((await app.inject({ method: 'GET', url: '/internal', headers })).statusCode).toBe(200);
     }

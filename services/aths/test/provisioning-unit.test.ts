@@ -52,7 +52,7 @@ function stubClient(answers: Array<ServiceResponse<CrmsCustomerBody | string> | 
 const record = (customerId = 'c'.repeat(24)) => ({ status: 200, body: { success: true, data: { customerId } } });
 
 describe('CRMS client', () => {
-  it('POSTs exactly the seed fields and PATCHes by userId, with x-api-key, over a keep-alive pool', async () => {
+  it('POSTs exactly the integration guide\'s fields and PATCHes by userId, with x-api-key, over a keep-alive pool', async () => {
     const seen: Array<{ method: string; url: string; headers: IncomingMessage['headers']; body: string }> = [];
     const server = createServer((req, res) => {
       let body = '';

@@ -126,7 +126,7 @@ describe.each(testDatabaseDrivers())('ATHS tokens, JWKS, bearer and internal API
   describe('internal API', () => {
     const key = { 'x-service-api-key': API_KEY };
 
-    it('refuses a missing or wrong key with the seed body, accepts either header and every listed key', async () => {
+    it('refuses a missing or wrong key with the integration guide\'s body, accepts either header and every listed key', async () => {
       const { user } = await register(aths.app);
       for (const headers of [{}, { 'x-api-key': 'wrong' }, { 'x-service-api-key': '' }]) {
         const res = await aths.app.inject({ method: 'GET', url: `/api/internal/user/${user._id}`, headers });

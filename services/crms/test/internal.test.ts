@@ -16,7 +16,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
   afterAll(async () => h?.close());
 
   describe('POST /api/customers/internal/create', () => {
-    it("answers the seed's success body with every field and default", async () => {
+    it("answers the integration guide's success body with every field and default", async () => {
       const input = customerInput({ email: 'Customer@Example.com' });
       const res = await createCustomer(h.app, input);
       expect(res.statusCode).toBe(200);
@@ -25,7 +25,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       expect(Object.keys(body)).toEqual(['success', 'message', 'data']);
       expect(body.success).toBe(true);
       expect(body.message).toBe('Customer created successfully');
-      // The seed's fields in the seed's order, then the contract's createdAt/updatedAt.
+      // The integration guide's fields in its order, then the contract's createdAt/updatedAt.
       expect(Object.keys(body.data)).toEqual([
         'customerId', 'userId', 'email', 'fullName', 'contactNumber', 'customerStatus', 'customerType', 'totalOrders',
         'totalOrderValue', 'totalComplaints', 'openComplaints', 'lastOrderDate', 'lastComplaintDate', 'customerSince',
@@ -86,7 +86,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       expect(b.json().data.email).toBe('shared@example.com');
     });
 
-    it("answers the seed's 400 body for a bad email", async () => {
+    it("answers the integration guide's 400 body for a bad email", async () => {
       const res = await createCustomer(h.app, customerInput({ email: 'not-an-email' }));
       expect(res.statusCode).toBe(400);
       expect(res.body).toBe(
@@ -98,8 +98,8 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       );
     });
 
-    it("answers the seed's 401 body for a missing or wrong key, and accepts every configured key", async () => {
-      const seed401 = JSON.stringify({
+    it("answers the integration guide's 401 body for a missing or wrong key, and accepts every configured key", async () => {
+      const guide401 = JSON.stringify({
         success: false,
         message: 'Invalid or missing service API key',
         errors: [{ field: 'authentication', message: 'Service API key authentication required' }],
@@ -107,7 +107,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       for (const headers of [{}, { 'x-api-key': 'wrong' }, { 'x-api-key': '' }, { 'x-service-api-key': API_KEY }]) {
         const res = await h.app.inject({ method: 'POST', url: '/api/customers/internal/create', headers, payload: customerInput() });
         expect(res.statusCode).toBe(401);
-        expect(res.body).toBe(seed401);
+        expect(res.body).toBe(guide401);
       }
       expect((await createCustomer(h.app, customerInput(), SECOND_API_KEY)).statusCode).toBe(200);
       // The key is checked before the body: a bad body with a bad key is still 401.
@@ -211,7 +211,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
   });
 
   describe('POST /api/customers/internal/create when the database fails', () => {
-    it("answers the seed's 500 body and leaks nothing", async () => {
+    it("answers the integration guide's 500 body and leaks nothing", async () => {
       const config = loadCrmsConfig(
         { NODE_ENV: 'test', LOG_LEVEL: 'silent', SERVICE_API_KEYS: API_KEY, DATABASE_URL: h.url, DB_POOL_SIZE: '2' },
         () => undefined,

@@ -20,7 +20,7 @@ describe.each(testDatabaseDrivers())('CRMS logs on %s', (driver) => {
   });
   afterAll(async () => h?.close());
 
-  it('a create whose statement fails answers the seed\'s 500 and logs none of the customer\'s data', async () => {
+  it('a create whose statement fails answers the integration guide\'s 500 and logs none of the customer\'s data', async () => {
     await h.database.db.execute(sql`ALTER TABLE customers ADD CONSTRAINT log_probe_domain CHECK (email NOT LIKE '%@refused.example') NOT VALID`);
     const input = customerInput({
       email: `${secret('buyer')}@refused.example`,

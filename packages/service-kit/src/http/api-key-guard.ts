@@ -5,7 +5,7 @@ import { HttpError } from './envelope.ts';
 // One-shot hashing: no Hash object per request.
 const digest = (value: string) => hash('sha256', value, 'buffer');
 
-/** The seed's exact 401 body for service-to-service calls. */
+/** The exact 401 body of the integration guide (and API.md) for service-to-service calls. */
 export const invalidApiKey = () =>
   new HttpError(401, 'Invalid or missing service API key', [
     { field: 'authentication', message: 'Service API key authentication required' },

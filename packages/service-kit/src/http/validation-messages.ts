@@ -19,7 +19,7 @@ const TYPE_NAMES: Record<string, string> = {
   date: 'a date',
 };
 
-/** Plain-English message for one zod issue, in the style of the seed (`value is not a valid email address`). */
+/** Plain-English message for one zod issue, in the style of API.md (`value is not a valid email address`). */
 export function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':

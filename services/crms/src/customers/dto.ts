@@ -9,7 +9,7 @@ import { CUSTOMER_STATUSES, CUSTOMER_TYPES } from './schema.ts';
 // NUL and unpaired surrogates (which neither text nor jsonb can hold) are refused for every string of every request
 // by the kit (a 400 naming the field), so the rules below need not repeat it.
 
-/** The seed only asks for ≥ 1 character; 255 keeps a hostile value from overflowing the unique index. */
+/** The integration guide only asks for ≥ 1 character; 255 keeps a hostile value from overflowing the unique index. */
 export const userIdField = z.string().min(1).max(255);
 /** Valid address, trimmed, stored lower-case (not a uniqueness key in CRMS). */
 export const emailField = z.string().trim().toLowerCase().email().max(254);
@@ -20,7 +20,7 @@ export const fullNameField = personNameSchema;
  * ATHS stored before the name rule existed still reaches CRMS instead of dead-lettering the customer (docs/crms.md).
  */
 export const mirroredFullNameField = z.string().trim().min(2).max(100);
-/** The seed's rule: 10–20 characters (after trimming), no character class imposed. */
+/** The integration guide's rule: 10–20 characters (after trimming), no character class imposed. */
 export const contactNumberField = z.string().trim().min(10).max(20);
 export const customerStatusField = z.enum(CUSTOMER_STATUSES);
 export const customerTypeField = z.enum(CUSTOMER_TYPES);
@@ -195,7 +195,7 @@ const listItemShape = {
   ...statisticsShape,
 };
 
-/** The customer record, field for field in the seed's order, then createdAt/updatedAt (the contract). */
+/** The customer record, field for field in the integration guide's order, then createdAt/updatedAt (the contract). */
 export const customerRecordSchema = z.object({
   ...listItemShape,
   notes: z.array(noteSchema),

@@ -52,7 +52,7 @@ export function registerInternalRoutes(app: App, options: { service: CustomersSe
       } catch (error) {
         // A database restart is a 503 (the kit's error handler), which ATHS retries like any unavailability.
         if (error instanceof HttpError || isDatabaseUnavailable(error)) throw error;
-        // The seed's own 500 body for this endpoint.
+        // The integration guide's own 500 body for this endpoint.
         request.log.error({ err: error, userId: request.body.userId }, 'customer create failed');
         throw new HttpError(500, 'Failed to create customer record', [SERVER_ERROR]);
       }
