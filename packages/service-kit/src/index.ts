@@ -17,6 +17,7 @@ export * from './db/prepared-statement.ts';
 export * from './observability/logger.ts';
 export * from './observability/metrics.ts';
 export * from './observability/health.ts';
+export { startTracing, stopTracing, tracingEnabled, tracingSettings, withSpan, startSpan, runInSpan, recordSpanError, currentTraceContext, contextFrom, injectTraceHeaders, type SpanOptions, type TracingSettings } from './observability/tracing.ts';
 export * from './server.ts';
 export * from './startup.ts';
 export * from './http/service-client.ts';

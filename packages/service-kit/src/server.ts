@@ -22,6 +22,8 @@ import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
 import { urlForLog, type Logger } from './observability/logger.ts';
 import { instrumentHttp } from './observability/metrics.ts';
+import { installRequestSpans } from './observability/request-spans.ts';
+import { tracingEnabled } from './observability/tracing.ts';
 
 export type { App };
 
@@ -79,6 +81,8 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     },
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Before every other hook and route: the request's span wraps them (README "Tracing").
+  if (tracingEnabled()) installRequestSpans(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);

@@ -10,6 +10,7 @@ import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.
 import { trackUnusedConnections } from './http/unused-connections.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
+import { startTracing, stopTracing } from './observability/tracing.ts';
 import { backoffDelay } from './outbox/backoff.ts';
 import { buildServer, type App } from './server.ts';
 
@@ -54,6 +55,8 @@ const STARTING_PATHS = new Set(['/health', '/health/ready', '/metrics']);
  */
 export async function startService<A extends App>(options: StartServiceOptions<A>): Promise<StartedService<A>> {
   const { logger } = options;
+  // Before any server exists, so that buildServer adds the request spans (off unless OTEL_EXPORTER_OTLP_ENDPOINT).
+  await startTracing({ service: options.service, version: options.version, logger });
   let waitingFor = 'connecting to the database';
   const gate = await buildStandIn(options, () => waitingFor);
   let handler: Handler = gate.routing;
@@ -90,6 +93,7 @@ export async function startService<A extends App>(options: StartServiceOptions<A
         await started.app.close();
         await started.database.close();
       }
+      await stopTracing();
     },
     options.graceMs ?? 10_000,
   );

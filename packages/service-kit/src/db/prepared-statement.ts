@@ -3,6 +3,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { getTableColumns, type InferSelectModel, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 import type { Pool } from 'pg';
+import { SpanKind } from '@opentelemetry/api';
+import { tracingEnabled, withSpan } from '../observability/tracing.ts';
 import { rowsOf, type Database, type Executor } from './database.ts';
 import { pgTextTypes } from './text-types.ts';
 
@@ -16,8 +18,13 @@ import { pgTextTypes } from './text-types.ts';
  */
 export function preparedStatement<Row = Record<string, unknown>>(db: Database, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
   const client = (db as unknown as { $client: PGlite | Pool }).$client;
-  if (client instanceof PGlite) return async (values) => (await client.query<Row>(text, values)).rows;
-  return async (values) => (await client.query({ name, text, values, types: pgTextTypes })).rows as Row[];
+  const run: (values: unknown[]) => Promise<Row[]> =
+    client instanceof PGlite
+      ? async (values) => (await client.query<Row>(text, values)).rows
+      : async (values) => (await client.query({ name, text, values, types: pgTextTypes })).rows as Row[];
+  // A CLIENT span per run while tracing is on: the statement's name and text (placeholders, never the values).
+  const attributes = { 'db.system.name': 'postgresql', 'db.statement.name': name, 'db.query.text': text };
+  return (values) => (tracingEnabled() ? withSpan(name, { kind: SpanKind.CLIENT, attributes }, () => run(values)) : run(values));
 }
 
 const dialect = new PgDialect();

@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { injectTraceHeaders } from '../observability/tracing.ts';
 
 export interface ServiceResponse<T = unknown> {
   status: number;
@@ -46,14 +47,17 @@ export function createServiceClient(options: ServiceClientOptions) {
   async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<ServiceResponse<T>> {
     const signal = AbortSignal.timeout(timeoutMs);
     try {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-api-key': options.apiKey,
+      };
+      // The caller's span (e.g. an outbox delivery attempt) becomes the parent of the other service's request span.
+      injectTraceHeaders(headers);
       const response = await pool.request({
         method: method as 'GET',
         path: `${prefix}${path}`,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'x-api-key': options.apiKey,
-        },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
       });

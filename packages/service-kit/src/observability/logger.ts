@@ -1,5 +1,6 @@
 import pino, { type LogFn, type Logger, type LoggerOptions } from 'pino';
 import { errorForLog, messageForLog, requestForLog, textForLog } from './log-redaction.ts';
+import { traceLogFields } from './tracing.ts';
 
 export { errorForLog, messageForLog, requestForLog, textForLog, urlForLog } from './log-redaction.ts';
 
@@ -63,6 +64,8 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
     // Fastify's own `req` and `err` serializers give way to these (its child loggers keep the parent's).
     serializers: { err: errorForLog, req: requestForLog },
     hooks: { logMethod },
+    // trace_id and span_id of the active span, while tracing is on.
+    mixin: traceLogFields,
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
   };
 }

@@ -1,5 +1,6 @@
 import { getTableName, sql } from 'drizzle-orm';
 import { rowsOf, type Executor } from '../db/database.ts';
+import { currentTraceContext } from '../observability/tracing.ts';
 import type { OutboxTable } from './table.ts';
 
 export interface OutboxMessageInput {
@@ -16,7 +17,8 @@ export function outboxChannel(table: OutboxTable): string {
 
 /**
  * Writes messages in the caller's transaction (so they exist if and only if the business write commits) and
- * notifies the table's channel, which PostgreSQL delivers to every listening instance at commit.
+ * notifies the table's channel, which PostgreSQL delivers to every listening instance at commit. Each row keeps the
+ * active trace context, if any, for its delivery attempts.
  * One statement whatever the number of messages. Returns the new ids.
  */
 export async function enqueue(
@@ -27,14 +29,18 @@ export async function enqueue(
   const list = Array.isArray(messages) ? messages : [messages];
   if (list.length === 0) return [];
   const name = getTableName(table);
+  const trace = currentTraceContext();
   const values = sql.join(
-    list.map((message) => sql`(${message.topic}, ${message.key}, ${JSON.stringify(message.payload ?? null)}::jsonb)`),
+    list.map(
+      (message) =>
+        sql`(${message.topic}, ${message.key}, ${JSON.stringify(message.payload ?? null)}::jsonb, ${trace?.traceparent ?? null}, ${trace?.tracestate ?? null})`,
+    ),
     sql`, `,
   );
   const rows = await rowsOf<{ id: string }>(
     tx,
     sql`WITH inserted AS (
-          INSERT INTO ${sql.identifier(name)} (topic, key, payload) VALUES ${values} RETURNING id
+          INSERT INTO ${sql.identifier(name)} (topic, key, payload, traceparent, tracestate) VALUES ${values} RETURNING id
         )
         SELECT inserted.id::text AS id, pg_notify(${name}, '') AS notified FROM inserted`,
   );

@@ -13,6 +13,7 @@ export type OutboxState = (typeof OUTBOX_STATES)[number];
  *   row of the same key exists.
  * - `locked_until` / `locked_by` form the lease a worker holds while delivering; an expired lease makes the row
  *   claimable again (a crashed worker loses nothing).
+ * - `traceparent` / `tracestate` carry the writing request's trace to every delivery attempt (README "Tracing").
  */
 export function defineOutboxTable<const TName extends string>(name: TName) {
   return pgTable(
@@ -33,6 +34,9 @@ export function defineOutboxTable<const TName extends string>(name: TName) {
       createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
       updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
       deliveredAt: timestamp('delivered_at', { withTimezone: true, precision: 3 }),
+      // W3C trace context of the request that wrote the row (null while tracing is off): delivery attempts join its trace.
+      traceparent: text('traceparent'),
+      tracestate: text('tracestate'),
     },
     (table) => [
       // What the claim query scans: due pending rows, oldest first.

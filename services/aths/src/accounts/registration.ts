@@ -6,20 +6,20 @@ import {
   mayHaveCommitted,
   newObjectId,
   retryWhileUnavailable,
+  withSpan,
   type Database,
   type Logger,
   type Role,
 } from '@shop/service-kit';
 import type { AthsMetrics } from '../metrics.ts';
-import { insertOneTimeToken } from '../one-time-tokens/repository.ts';
 import type { OneTimeTokens } from '../one-time-tokens/service.ts';
-import { insertRefreshToken } from '../sessions/repository.ts';
 import type { Sessions, TokenPair } from '../sessions/service.ts';
 import { toUserRecord, type UserLifecycleHooks } from '../users/lifecycle-hooks.ts';
 import type { PasswordHasher } from '../users/passwords.ts';
 import * as repo from '../users/repository.ts';
 import type { Address, UserRow } from '../users/schema.ts';
 import type { EmailVerification } from './email-verification.ts';
+import { insertAccount } from './repository.ts';
 import { cleanAddress, userWriter } from './user-writes.ts';
 
 export interface NewUserInput {
@@ -85,8 +85,7 @@ export function createRegistration(deps: RegistrationDeps) {
     let user: UserRow;
     try {
       user = await write(async (tx) => {
-        const row = await repo.insertUser(tx, newUser(id, input, passwordHash, input.role, input.emailVerified));
-        if (verification) await insertOneTimeToken(tx, verification.record);
+        const row = await insertAccount(tx, newUser(id, input, passwordHash, input.role, input.emailVerified), { verification: verification?.record });
         await hooks.onUserCreated(tx, toUserRecord(row));
         return row;
       });
@@ -121,13 +120,14 @@ export function createRegistration(deps: RegistrationDeps) {
       const verification = oneTimeTokens.create(id, 'email_verification');
       let user: UserRow;
       try {
-        user = await write(async (tx) => {
-          const row = await repo.insertUser(tx, newUser(id, input, passwordHash, 'Customer'));
-          await insertRefreshToken(tx, refresh.record);
-          await insertOneTimeToken(tx, verification.record);
-          await hooks.onUserCreated(tx, toUserRecord(row));
-          return row;
-        });
+        // Its span is the parent of the provisioning outbox row's delivery attempts (README "Tracing").
+        user = await withSpan('registration transaction', { attributes: { 'db.system.name': 'postgresql', 'user.id': id } }, () =>
+          write(async (tx) => {
+            const row = await insertAccount(tx, newUser(id, input, passwordHash, 'Customer'), { refresh: refresh.record, verification: verification.record });
+            await hooks.onUserCreated(tx, toUserRecord(row));
+            return row;
+          }),
+        );
       } catch (error) {
         if (isEmailTaken(error)) throw emailTaken();
         const committed = await committedDespite(error, id);

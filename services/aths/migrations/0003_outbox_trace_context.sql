@@ -1,0 +1,2 @@
+ALTER TABLE "customer_outbox" ADD COLUMN "traceparent" text;--> statement-breakpoint
+ALTER TABLE "customer_outbox" ADD COLUMN "tracestate" text;
