@@ -128,7 +128,7 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('a registration whose
 
   it('answers 503 in the envelope when the write never reached the database, and a retry then registers', async () => {
     const app = await athsThroughProxy();
-    proxy.arm('insert into "users"', 'before');
+    proxy.arm('INSERT INTO users (', 'before');
     const response = await register(app, 'not-committed@example.com');
     expect(proxy.fired).toBe(true);
     expect(response.statusCode).toBe(503);

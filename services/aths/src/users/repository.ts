@@ -13,14 +13,6 @@ export interface NewUser {
   emailVerified?: boolean;
 }
 
-/** The row is built here, timestamps included, rather than read back: registration saves RETURNING's decoding. */
-export async function insertUser(ex: Executor, values: NewUser): Promise<UserRow> {
-  const now = new Date();
-  const row: UserRow = { ...values, emailVerified: values.emailVerified ?? false, isActive: true, lastLoginAt: null, createdAt: now, updatedAt: now };
-  await ex.insert(users).values(row);
-  return row;
-}
-
 export async function findUserById(ex: Executor, id: string, forUpdate = false): Promise<UserRow | undefined> {
   const query = ex.select().from(users).where(eq(users.id, id));
   const [row] = forUpdate ? await query.for('update') : await query;
