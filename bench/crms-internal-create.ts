@@ -1,12 +1,7 @@
 /**
- * CRMS internal-create throughput: starts CRMS as a child process (PostgreSQL in a throw-away database, or PGlite
- * in memory), waits for /health/ready, reads its idle RSS, then drives POST /api/customers/internal/create with unique
- * userIds over 50 keep-alive connections for a fixed time after a warm-up, and reports req/s, p50, p99 and errors.
- *
+ * CRMS internal create alone (a child process, 50 keep-alive connections, unique userIds): req/s, p50, p99, idle RSS.
  *   npx tsx bench/crms-internal-create.ts [--driver=postgres,pglite] [--duration=10] [--warmup=2] [--connections=50]
- *
- * PostgreSQL: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres (a
- * database `bench_crms_<random>` is created on that server and dropped afterwards).
+ * PostgreSQL: BENCH_DATABASE_URL, else TEST_DATABASE_URL; a throw-away database is made there and dropped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -161,7 +156,7 @@ export async function runCrmsInternalCreateBench(options: CrmsBenchOptions): Pro
         if (begin >= stopAt) return;
         const userId = `${prefix}${(sequence++).toString(16).padStart(12, '0')}`;
         sent++;
-        let ok = false;
+        let ok: boolean;
         try {
           const response = await pool.request({
             method: 'POST',

@@ -1,9 +1,6 @@
 /**
- * The floor for CRMS's internal create: a bare Fastify route doing only what the endpoint cannot avoid, the single
- * `INSERT … ON CONFLICT (user_id) DO NOTHING RETURNING *` on CRMS's own customers table (migrated by CRMS's own
- * migrations) and the fallback select when the row already existed. No validation, no envelope, no API key, no
- * hooks, no logging. What CRMS's endpoint reaches of this figure is the share its own work leaves.
- *
+ * The floor of CRMS's internal create: only its unavoidable INSERT … ON CONFLICT (and fallback select), no validation,
+ * envelope, key or logging (docs/benchmarks.md, "CRMS internal create vs the floor").
  *   DATABASE_URL=postgres://… | memory:// | <dir>  PORT=…  DB_POOL_SIZE=10  tsx bench/floor-server.ts
  */
 import Fastify from 'fastify';

@@ -1,14 +1,7 @@
 /**
- * Provisioning targets, measured in one process (ATHS and CRMS in-process on real ports, each on its own database,
- * ATHS → CRMS through the fault proxy of tests/support). Complements bench/scenarios/sync-lag.ts and outage.ts,
- * which run the services as child processes. Here the load generator, ATHS and CRMS share one event loop, so
- * "CRMS up" latencies include CRMS's own work: use the child-process scenarios for the official figures.
- *
+ * Provisioning targets in one process (load, ATHS and CRMS share one event loop): a quick check; the official figures
+ * come from the child-process scenarios (scenarios/sync-lag.ts, outage.ts) in docs/benchmarks.md.
  *   npx tsx bench/provisioning.ts [--driver=postgres|pglite] [--rate=50] [--seconds=10] [--outage=1000]
- *
- * Targets (issue): sync lag p50 < 10 ms and p99 < 50 ms at a steady 50 registrations/s on PostgreSQL; 1,000
- * registrations made while CRMS is down all in CRMS within 15 s of CRMS answering again; registration latency with
- * CRMS down within 10 % of with CRMS up.
  */
 import { pathToFileURL } from 'node:url';
 import type { DatabaseDriver } from '@shop/service-kit';

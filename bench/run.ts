@@ -1,19 +1,6 @@
 /**
- * `npm run bench` — measures the system the way its operators judge it and writes docs/benchmarks.md.
- *
- *   npm run bench                     full run (about 20 minutes), writes docs/benchmarks.md
- *   npm run bench -- --quick          a short version of every scenario (under 2 minutes)
- *   npm run bench -- --only=fuzz,lag  some scenarios: create, auth, lag, outage, chaos, fuzz, memory
- *   npm run bench -- --drivers=pglite only these databases (postgres, pglite)
- *   npm run bench -- --out=/tmp/b.md  write the report elsewhere
- *
- * Only a full run of every scenario on every database writes docs/benchmarks.md by default: a quick or partial run
- * writes bench/.tmp/benchmarks-quick.md or bench/.tmp/benchmarks-partial.md (git-ignored), so that it never replaces
- * the recorded full run.
- *
- * PostgreSQL: TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres); each scenario makes
- * throw-away databases there and drops them. Without a reachable server, PostgreSQL is left out and the report says so.
- * A scenario whose service part does not exist yet is reported as not measured, never crashing the run.
+ * `npm run bench [-- --quick] [--only=create,auth,lag,outage,chaos,fuzz,memory] [--drivers=postgres,pglite] [--out=FILE]`:
+ * only a full run on every database writes docs/benchmarks.md, so a partial one never replaces the record (README).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

@@ -1,8 +1,6 @@
 /**
- * `npm run build`: each service's entry points bundled with esbuild into `services/<svc>/dist/*.js` (+ source maps),
- * runnable with plain `node --enable-source-maps services/<svc>/dist/main.js` after `npm prune --omit=dev`.
- * The workspace kit (`@shop/service-kit`, whose package exports point at TypeScript) is inlined; every npm package
- * stays an ordinary import resolved from node_modules. Why a bundle and not `tsc -b`: docs/deploy.md.
+ * `npm run build`: each service bundled by esbuild into `services/<svc>/dist/` (kit inlined, npm packages left as
+ * imports), runnable with plain node after `npm prune --omit=dev`. Why a bundle: docs/deploy.md.
  */
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,8 +1,6 @@
 /**
- * `npm start`: ATHS and CRMS on this machine, each in its own process, with the embedded database (PGlite under
- * ./data/aths and ./data/crms), development secrets generated once and kept in ./data/dev-secrets.json (so restarts
- * keep them), ATHS wired to CRMS and back, and a first administrator. Ctrl-C stops both; if one dies, so does the
- * other. Everything can be overridden by the environment (see docs/aths.md).
+ * `npm start`: both services on PGlite under ./data/, dev secrets kept in ./data/dev-secrets.json, wired to each other,
+ * a first administrator; Ctrl-C stops both, one dying stops the other (docs/aths.md, "`npm start`").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

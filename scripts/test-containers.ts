@@ -1,9 +1,6 @@
 /**
- * `npm run test:containers [-- --write-benchmarks]`: builds both images, starts compose.yaml under a unique project
- * name with a generated .env (random secrets, free host ports), waits until every service is healthy, registers a
- * Customer through ATHS and finds the record in CRMS, measures each image's size and cold start, restarts PostgreSQL
- * and checks a second registration provisions, then removes everything (also on failure or Ctrl-C).
- * `--write-benchmarks` puts the measured figures into docs/benchmarks.md.
+ * `npm run test:containers [-- --write-benchmarks]`: builds both images and checks the compose project (health,
+ * provisioning, a PostgreSQL restart, sizes, cold start), cleaning up always (docs/deploy.md, "The container test").
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,8 +1,6 @@
 /**
- * Chaos: steady registrations while a fault-injecting proxy between ATHS and CRMS answers 500 to a random 30 % of
- * requests (half of them after CRMS did the work, so that the retry finds the record already there), and ATHS is
- * killed with SIGKILL mid-run and started again. Then the faults stop, the backlog drains, and lost and duplicated
- * customers are counted in the databases.
+ * Chaos: registrations while the proxy fails 30 % of ATHS → CRMS calls and ATHS is SIGKILLed and restarted; then lost
+ * and duplicated customers are counted (docs/benchmarks.md, "Chaos").
  */
 import { performance } from 'node:perf_hooks';
 import { clusterMissing, type Cluster, type Driver } from '../../tests/support/cluster.ts';

@@ -1,8 +1,6 @@
 /**
- * CRMS and ATHS as real child processes, wired to each other with fresh API keys, each on its own throw-away
- * database: a PostgreSQL database on TEST_DATABASE_URL's server, or a PGlite data directory in a temp folder (a
- * directory rather than memory:// so that a killed and restarted service finds its data again). Optionally a
- * fault-injecting proxy sits between ATHS and CRMS.
+ * ATHS and CRMS as real child processes wired to each other, each on a throw-away database (a PGlite directory, not
+ * memory://, so a killed service finds its data again), optionally with the fault proxy between them.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';

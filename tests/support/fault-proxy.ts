@@ -1,8 +1,6 @@
 /**
- * A real HTTP proxy in front of a service (ATHS → proxy → CRMS) that injects faults: tests switch its mode (down,
- * status answers, delays, a wrong key); the bench's chaos lets it answer a seeded random share of requests with a 500,
- * before forwarding or after the target did the work (the case that tests idempotency). It keeps its port for its
- * whole life, so a client configured with its URL never needs reconfiguring.
+ * A real HTTP proxy (ATHS → proxy → CRMS) that injects faults set by tests, or a seeded random share of 500s before or
+ * after forwarding (the bench's chaos); it keeps its port, so clients never need reconfiguring.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

@@ -1,8 +1,6 @@
 /**
- * Bad input: the OpenAPI-driven fuzzer (tests/support/fuzz/, which the bench runs too) sends ≥ 2,000 malformed
- * requests to each service (real processes, real ports), spread over every route their /docs/json lists, most with
- * valid credentials so that they reach validation and the handlers. No answer may be a 5xx, and every one must be in
- * the contract's envelope. On PGlite always, and on PostgreSQL too when TEST_DATABASE_URL is set. No timing assertions.
+ * Bad input: ≥ 2,000 malformed requests per service from the OpenAPI-driven fuzzer (real processes); none may be a 5xx
+ * or outside the envelope. PGlite always, PostgreSQL too with TEST_DATABASE_URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseDrivers } from '@shop/service-kit/testing';

@@ -1,13 +1,6 @@
 /**
- * No customer lost, none duplicated, with real processes: customers registered right before CRMS stops (deliveries in
- * flight), while it is down and once it is back; then CRMS answering 500 to a random 30 % of calls (half of them after
- * doing the work) while ATHS is killed with SIGKILL right after a burst of registrations and restarted. At the end
- * every Customer user in ATHS's database has exactly one row in CRMS's database. The bench's outage and chaos
- * scenarios measure the same under steady load.
- *
- * Bounded waits only (generous, for a loaded 2-core machine), no timing assertions. The outbox's lease and backoff
- * cap are shortened through ATHS's own PROVISIONING_* settings so that a delivery abandoned by the killed ATHS is
- * retaken within seconds rather than the production 30 s.
+ * No customer lost or duplicated, with real processes, through an outage and chaos (docs/provisioning.md, "Tests").
+ * Bounded waits only; a short PROVISIONING_LEASE_MS lets a killed ATHS's deliveries be retaken in seconds.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseDrivers, waitFor } from '@shop/service-kit/testing';

@@ -30,10 +30,8 @@ const accountUnverifiable = () =>
   ]);
 
 /**
- * The check CRMS's Administrator routes run after the token's signature and role claim: ATHS's current role and
- * `isActive` for the caller, cached per user for `ttlMs` (docs/crms.md "Stale administrator tokens"). Answers like
- * ATHS's own guard: a deleted account → 401 `token`, no longer an Administrator → 403 `role`, and `false` for a
- * deactivated one (the bearer guard turns that into 403 `account`).
+ * CRMS's Administrator check after the token's signature and role: ATHS's current role and `isActive`, cached per user
+ * for `ttlMs`, answered like ATHS's own guard (docs/crms.md, "Stale administrator tokens").
  */
 export function createAdminAccountCheck(options: AdminAccountCheckOptions): (claims: AccessClaims) => Promise<boolean> {
   const { ttlMs, logger } = options;

@@ -11,10 +11,8 @@ export interface ReconnectingListenOptions {
 }
 
 /**
- * LISTEN on a connection of its own that comes back by itself: when it drops (a database restart, a failover, the
- * network), it reconnects with the DATABASE_RETRY backoff and issues LISTEN again. Notifications sent while it was
- * away are lost, so on each reconnection it calls `onNotify('')` once: listeners then look for work they missed.
- * Resolves after the first attempt, connected or not (later attempts run in the background); the result stops it.
+ * LISTEN on its own connection that reconnects by itself (docs/operations.md, "Reconnection"); notifications sent while
+ * away are lost, so each reconnection calls `onNotify('')` once. Resolves after the first attempt; the result stops it.
  */
 export async function listenWithReconnect(options: ReconnectingListenOptions): Promise<() => Promise<void>> {
   const { channel, onNotify, logger } = options;

@@ -19,10 +19,8 @@ function answerFor(code: string | undefined): { status: number; message: string;
 }
 
 /**
- * Fastify's `clientErrorHandler`: a 431 (oversized headers), 408 or 400 from Node's HTTP parser answers in the
- * envelope with an `x-request-id` (a new one: the request's own headers were never parsed) and the security headers,
- * then closes the connection as Node and Fastify's default handler do. The log line names the request id and the parser's code, never the
- * error itself: its `rawPacket` holds the raw request, headers (keys, tokens) included.
+ * Fastify's `clientErrorHandler`: Node's 431/408/400 in the envelope with a new request id, then the connection closed.
+ * The error itself is never logged: its `rawPacket` holds every header (docs/logging.md).
  */
 export function clientErrorHandler(headers: ReadonlyArray<readonly [string, string]>) {
   return function answerClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {

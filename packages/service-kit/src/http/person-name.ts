@@ -1,11 +1,8 @@
 import { z } from 'zod';
 
 /**
- * Characters a person's name never needs and that let a name rewrite what is shown around it: every control
- * character (Cc: tab, line feed, carriage return, NEL, …), the line and paragraph separators (U+2028, U+2029), and
- * every invisible format character (Cf: bidirectional overrides and isolates, zero-width space, word joiner, soft
- * hyphen, BOM, tags, …) except the zero-width non-joiner and joiner (U+200C, U+200D), which Persian and Indic
- * scripts (and emoji) need. The rule and its reasons: docs/aths.md ("Names").
+ * Control, separator and invisible format characters (except ZWNJ/ZWJ, which Persian, Indic scripts and emoji need)
+ * let a name rewrite what is shown around it: docs/aths.md, "Names".
  */
 const NOT_IN_NAMES = /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200C\u200D])\p{Cf}/u;
 

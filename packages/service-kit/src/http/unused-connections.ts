@@ -2,10 +2,8 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * Tracks connections that have not sent a byte yet. Node does not count them as idle, so closeIdleConnections()
- * leaves them open and server.close() waits for them for ever: a port forwarder's or load balancer's pre-opened
- * connection (podman's, in the container test) kept SIGTERM from finishing. The result destroys them; nothing is in
- * flight on such a connection.
+ * Node does not count connections that never sent a byte as idle, so server.close() would wait for them for ever
+ * (docs/deploy.md, "Signals"); the result destroys them.
  */
 export function trackUnusedConnections(server: Server): () => void {
   const sockets = new Set<Socket>();

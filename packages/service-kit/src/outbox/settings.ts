@@ -35,10 +35,8 @@ const outboxEnv = {
 type OutboxEnv = typeof outboxEnv;
 
 /**
- * The outbox variables under a prefix, to spread into a service's env schema:
- * `outboxEnvShape('PROVISIONING')` → `PROVISIONING_ENABLED`, `PROVISIONING_CONCURRENCY`, `PROVISIONING_BACKOFF_BASE_MS`,
- * `PROVISIONING_BACKOFF_MAX_MS`, `PROVISIONING_BACKOFF_JITTER`, `PROVISIONING_POLL_INTERVAL_MS`,
- * `PROVISIONING_PROBE_INTERVAL_MS`, `PROVISIONING_CIRCUIT_THRESHOLD`, `PROVISIONING_LEASE_MS`, `PROVISIONING_TIMEOUT_MS`.
+ * The outbox variables under a prefix, to spread into a service's env schema: `outboxEnvShape('PROVISIONING')` →
+ * `PROVISIONING_ENABLED`, `PROVISIONING_CONCURRENCY`, … (every one: docs/provisioning.md, "Configuration").
  */
 export function outboxEnvShape<const P extends string>(prefix: P) {
   return Object.fromEntries(Object.entries(outboxEnv).map(([name, schema]) => [`${prefix}_${name}`, schema])) as {

@@ -50,10 +50,8 @@ export interface OutboxWorkerOptions {
 }
 
 /**
- * Delivers an outbox table's messages: claims due rows with `FOR UPDATE SKIP LOCKED` and a lease (so several
- * instances on one database never deliver one row at the same time), keeps the order of each key, delivers with
- * bounded concurrency, retries with capped exponential backoff and jitter, dead-letters permanent failures, and
- * resumes promptly when the target answers again after an outage.
+ * Delivers an outbox table's messages: leased SKIP LOCKED claims, per-key order, bounded concurrency, backoff with
+ * jitter, dead letters, prompt resumption after an outage (docs/provisioning.md, "Delivery: the worker").
  */
 export class OutboxWorker {
   readonly workerId: string;

@@ -6,12 +6,7 @@ import * as repo from '../users/repository.ts';
 import type { UserRow } from '../users/schema.ts';
 import { requireUser } from './user-writes.ts';
 
-/**
- * Why a verification link did not verify: the `reason` of its redirect (docs/aths.md, "E-mail verification link").
- * `missing`: no token in the link; `invalid`: no such verification token (mistyped, cut off, its account deleted, or
- * pruned a day after expiry); `expired`: older than EMAIL_VERIFICATION_TTL; `used`: used already, or replaced by a
- * newer link (resend-verification).
- */
+/** Why a verification link did not verify (its redirect's `reason`; when each applies: docs/aths.md, "E-mail verification link"). */
 export type VerificationFailure = 'missing' | 'invalid' | 'expired' | 'used';
 
 /**

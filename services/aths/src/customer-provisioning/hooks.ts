@@ -23,17 +23,8 @@ export const statusMessage = (user: UserRecord, customerStatus: CustomerStatus):
 });
 
 /**
- * The user lifecycle → CRMS intents, written in the user's own transaction (so they exist exactly when the user
- * change commits). Only Customers have a CRMS record:
- * - created Customer → customer.create (+ customer.status Inactive if created inactive);
- * - profile change of a Customer (email, fullName, contactNumber; not address, which CRMS does not keep) → customer.update;
- * - deactivation / self-delete / hard delete → customer.status Inactive; reactivation → customer.status Active;
- *   a change that came from CRMS itself (origin `internal`, i.e. CRMS suspended or reactivated the customer) is not
- *   sent back: it would only echo, and would overwrite CRMS's `Suspended` with `Inactive`;
- * - role change to Customer → customer.create (idempotent) + customer.status (Active, or Inactive if the account is
- *   inactive), so a former Customer's kept record is reactivated; role change away from Customer →
- *   customer.status Inactive (the record and its history stay, the person is no longer an active customer).
- * `afterCommit` nudges the worker, so delivery normally starts a few milliseconds after the commit.
+ * User lifecycle → CRMS intents, written in the user's own transaction so they exist exactly when the change commits
+ * (which event sends what: docs/provisioning.md); `afterCommit` nudges the worker.
  */
 export function provisioningHooks(nudge: () => void): UserLifecycleHooks {
   const write = (tx: Executor, messages: OutboxMessageInput[]) => enqueue(tx, customerOutbox, messages);

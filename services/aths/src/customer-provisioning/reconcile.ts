@@ -14,10 +14,8 @@ export interface ReconcileResult {
 const outbox = sql.identifier(getTableName(customerOutbox));
 
 /**
- * Makes sure every Customer user gets a CRMS record: re-queues dead-lettered customer.create messages of Customers,
- * and queues a customer.create (plus customer.status Inactive for inactive accounts) for every Customer that has no
- * pending or delivered one. One transaction; running instances are woken by NOTIFY. Safe to run any time:
- * the CRMS create is idempotent.
+ * Gives every Customer a CRMS record: re-queues their dead-lettered creates, queues one for each Customer without a
+ * pending or delivered create (docs/provisioning.md). Safe any time: the CRMS create is idempotent.
  */
 export async function reconcileCustomers(db: Database): Promise<ReconcileResult> {
   return db.transaction(async (tx) => {

@@ -14,10 +14,8 @@ export interface BoundedMemoryStoreOptions {
 }
 
 /**
- * An in-process store for @fastify/rate-limit (its documented `store` option: `incr` and `child`) that never drops
- * a live counter: a counter lives exactly until its window ends, and when `maxKeys` live counters exist a new key is
- * answered as over its limit (fail closed) until the oldest one expires. Memory stays bounded by `maxKeys` entries
- * (rate-limits.ts bounds the keys' length; docs/aths.md, "Rate limits", gives the bytes).
+ * A @fastify/rate-limit store (its documented `store` option) that never drops a live counter: with `maxKeys` live,
+ * a new key is over its limit until the oldest expires (fail closed, bounded memory: docs/aths.md, "Rate limits").
  */
 export function boundedMemoryStore(options: BoundedMemoryStoreOptions): FastifyRateLimitStoreCtor {
   class BoundedMemoryStore implements FastifyRateLimitStore {

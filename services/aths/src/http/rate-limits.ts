@@ -40,11 +40,8 @@ const counterKey = (name: string, value: string) =>
   `${name}:${value.length <= 64 ? value : `#${createHash('sha256').update(value).digest('base64url')}`}`;
 
 /**
- * Per-IP, per-e-mail and per-user limits for the credential endpoints, counted in @fastify/rate-limit's store
- * (in-process in a bounded store that never evicts a live counter, or Redis when REDIS_URL is set, so several
- * instances share counts). Every attempt is counted, every limit of a route is counted and the first
- * exceeded one answers 429 (`retry-after` set). Disabled entirely with RATE_LIMIT_ENABLED=false.
- * When the store fails (Redis down) requests are let through and the error is logged: availability over limits.
+ * Per-IP, per-e-mail and per-user limits of the credential endpoints (docs/aths.md, "Rate limits"). A failing store
+ * (Redis down) lets requests through and logs: availability over limits.
  */
 export async function registerRateLimits(app: App, config: AthsConfig, redis?: Redis): Promise<RateLimits> {
   if (!config.RATE_LIMIT_ENABLED) {

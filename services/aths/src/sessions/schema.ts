@@ -2,10 +2,8 @@ import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { users } from '../users/schema.ts';
 
 /**
- * Refresh tokens: only the SHA-256 of the opaque token is stored. A login starts a family (a session) whose absolute
- * end, `family_expires_at`, every row of the family carries and no refresh moves. With rotation on, every refresh
- * rotates the token (the old row gets `rotated_at`, a new row joins the family) and presenting a rotated token again
- * is reuse: the whole family is revoked. With rotation off, a refresh only slides the same row's `expires_at`.
+ * Refresh tokens, stored as SHA-256 only; a family is a session whose absolute end no refresh moves (rotation and
+ * reuse detection: docs/aths.md, "Refresh tokens and sessions").
  */
 export const refreshTokens = pgTable(
   'refresh_tokens',

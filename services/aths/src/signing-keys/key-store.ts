@@ -42,10 +42,8 @@ async function newKeyRow(): Promise<Omit<SigningKeyRow, 'createdAt' | 'retiredAt
 }
 
 /**
- * The Ed25519 keys that sign access tokens, kept in the database so that every instance and every restart uses
- * the same ones. The first instance to start creates the key (a partial unique index makes a second concurrent
- * creation a no-op); `rotate()` retires the current key and makes a new one, and the retired key stays in the
- * JWKS for the access-token lifetime (plus the refresh interval and clock skew) so its tokens stay valid.
+ * Ed25519 signing keys kept in the database so every instance and restart signs with the same ones; a retired key
+ * stays in the JWKS while its tokens live (docs/aths.md, "Signing keys and rotation").
  */
 export function createSigningKeyStore(db: Database, options: KeyStoreOptions) {
   const refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
