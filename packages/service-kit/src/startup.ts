@@ -26,6 +26,11 @@ export interface StartServiceOptions<A extends App> {
   buildApp: (database: DatabaseHandle, serverFactory: FastifyServerFactory) => Promise<A>;
   /** How long a shutdown may take before the process exits anyway (default 10 s). */
   graceMs?: number;
+  /**
+   * false: SIGTERM/SIGINT are the caller's, who stops the service with the result's stop() (several services in one
+   * process, as `npm start`); default true: the service stops and exits on them.
+   */
+  exitOnSignals?: boolean;
 }
 
 export interface StartedService<A extends App> {
@@ -34,6 +39,8 @@ export interface StartedService<A extends App> {
   url: string;
   /** Where Swagger UI is, or why it is not served (for the ready log line). */
   docs: string;
+  /** Stops serving: in-flight requests finish, then the app's onClose hooks run and the database is closed. */
+  stop(): Promise<void>;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -42,16 +49,8 @@ type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 const STARTING_PATHS = new Set(['/health', '/health/ready', '/metrics']);
 
 /**
- * Runs a service so that it never depends on the database being up first (compose, a restarted database host):
- *
- * 1. listens at once, serving a stand-in app: `/health` 200, `/health/ready` 503 naming `database` with the reason,
- *    every other route 503 "Database unavailable" in the envelope;
- * 2. opens the database, retrying with capped exponential backoff (DATABASE_RETRY) while it is unreachable, logging
- *    each failure without credentials; any other error (wrong password, a failing migration) stops the service;
- * 3. builds the real app on the open database, serving on the same server, and switches every request to it.
- *
- * SIGTERM/SIGINT stop the service in any phase: while starting, at once; once serving, after in-flight requests
- * (then the app's onClose hooks stop its workers, and the database is closed). Resolves once serving.
+ * Runs a service so that it never depends on the database being up first: listens at once with a stand-in app,
+ * opens the database with backoff, then serves the real app (docs/operations.md, "Start order: none needed").
  */
 export async function startService<A extends App>(options: StartServiceOptions<A>): Promise<StartedService<A>> {
   const { logger } = options;
@@ -79,24 +78,21 @@ export async function startService<A extends App>(options: StartServiceOptions<A
 
   const abort = new AbortController();
   let started: StartedService<A> | undefined;
-  exitOnSignals(
-    logger,
-    async () => {
-      abort.abort(new Error('shutting down'));
-      closeIdleConnectionsUntilClosed(server);
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      closeUnusedConnections();
-      await closed;
-      // Still starting: nothing needs finishing; a connection or a migration in progress ends with the process
-      // (the migration's transaction rolls back).
-      if (started) {
-        await started.app.close();
-        await started.database.close();
-      }
-      await stopTracing();
-    },
-    options.graceMs ?? 10_000,
-  );
+  const stop = async () => {
+    abort.abort(new Error('shutting down'));
+    closeIdleConnectionsUntilClosed(server);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    closeUnusedConnections();
+    await closed;
+    // Still starting: nothing needs finishing; a connection or a migration in progress ends with the process
+    // (the migration's transaction rolls back).
+    if (started) {
+      await started.app.close();
+      await started.database.close();
+    }
+    await stopTracing();
+  };
+  if (options.exitOnSignals !== false) exitOnSignals(logger, stop, options.graceMs ?? 10_000);
 
   let database: DatabaseHandle | undefined;
   try {
@@ -112,7 +108,7 @@ export async function startService<A extends App>(options: StartServiceOptions<A
     if (abort.signal.aborted) return await new Promise<never>(() => undefined);
     handler = appHandler;
     const docs = operationsAccess(options.config).docs ? `${url}/docs` : 'off (EXPOSE_DOCS)';
-    started = { app, database, url, docs };
+    started = { app, database, url, docs, stop };
     await gate.close();
     return started;
   } catch (error) {

@@ -7,10 +7,8 @@ import { startSpan } from './tracing.ts';
 const UNTRACED = /^\/(health|metrics|docs)(\/|$)/;
 
 /**
- * One SERVER span per request (`POST /api/auth/register`), child of the caller's `traceparent` when it sends one,
- * through Fastify's own hooks (no module patching, so it works the same under tsx and in the esbuild bundle).
- * The route handler and the hooks that follow onRequest/onResponse run in the span's context, so spans started and
- * log lines written there belong to it. Installed by buildServer only while tracing is on.
+ * One SERVER span per request, child of the caller's `traceparent`, through Fastify's own hooks (no module patching:
+ * tsx and the esbuild bundle behave alike); the handler runs in its context. Installed only while tracing is on.
  */
 export function installRequestSpans(app: App): void {
   const contexts = new WeakMap<FastifyRequest, Context>();

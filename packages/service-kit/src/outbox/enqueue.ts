@@ -16,10 +16,8 @@ export function outboxChannel(table: OutboxTable): string {
 }
 
 /**
- * Writes messages in the caller's transaction (so they exist if and only if the business write commits) and
- * notifies the table's channel, which PostgreSQL delivers to every listening instance at commit. Each row keeps the
- * active trace context, if any, for its delivery attempts.
- * One statement whatever the number of messages. Returns the new ids.
+ * Writes messages in the caller's transaction, so they exist if and only if the business write commits, with the
+ * active trace context; one statement, NOTIFY at commit wakes every instance. Returns the new ids.
  */
 export async function enqueue(
   tx: Executor,

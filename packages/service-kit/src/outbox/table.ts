@@ -5,15 +5,8 @@ export const OUTBOX_STATES = ['pending', 'delivered', 'dead'] as const;
 export type OutboxState = (typeof OUTBOX_STATES)[number];
 
 /**
- * A transactional outbox table. Each service declares its own (in its own `schema.ts`, so its migrations create
- * it): `export const myOutbox = defineOutboxTable('my_outbox')`.
- *
- * - `id` is a bigserial: rows of one key are delivered in id order (the order their transactions wrote them).
- * - `key` is the aggregate the message is about (e.g. a userId); a row is only eligible while no older pending
- *   row of the same key exists.
- * - `locked_until` / `locked_by` form the lease a worker holds while delivering; an expired lease makes the row
- *   claimable again (a crashed worker loses nothing).
- * - `traceparent` / `tracestate` carry the writing request's trace to every delivery attempt (README "Tracing").
+ * A transactional outbox table, declared by each service in its own `schema.ts` so its migrations create it
+ * (`defineOutboxTable('my_outbox')`); what each column is for: docs/provisioning.md, "Delivery: the worker".
  */
 export function defineOutboxTable<const TName extends string>(name: TName) {
   return pgTable(
