@@ -1,14 +1,14 @@
 /**
- * `npm start`: both services on PGlite under ./data/, dev secrets kept in ./data/dev-secrets.json, wired to each other,
- * a first administrator; Ctrl-C stops both, one dying stops the other (docs/aths.md, "`npm start`").
+ * `npm start`: both services in this one process, on one embedded PGlite database under ./data/pglite (each service
+ * its own tables and migration journal), dev secrets kept in ./data/dev-secrets.json, wired to each other, a first
+ * administrator; Ctrl-C stops both, one failing stops the other. Why one process: README "What `npm start` costs".
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { startAths } from '../services/aths/src/start.ts';
+import { startCrms } from '../services/crms/src/start.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cwd = process.cwd();
 const dataDir = resolve(cwd, process.env.DATA_DIR ?? 'data');
 const secretsFile = resolve(dataDir, 'dev-secrets.json');
@@ -27,7 +27,7 @@ const password = () => `Aa1-${randomBytes(12).toString('base64url')}`;
 
 function loadSecrets(): DevSecrets {
   mkdirSync(dataDir, { recursive: true });
-  const stored: Partial<DevSecrets> = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) : {};
+  const stored: Partial<DevSecrets> = existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as Partial<DevSecrets>) : {};
   const secrets: DevSecrets = {
     athsServiceApiKey: stored.athsServiceApiKey ?? secret(),
     crmsServiceApiKey: stored.crmsServiceApiKey ?? secret(),
@@ -38,6 +38,20 @@ function loadSecrets(): DevSecrets {
     writeFileSync(secretsFile, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   }
   return secrets;
+}
+
+/**
+ * Where each service's data lives: one shared PGlite directory, unless ./data holds the two directories of earlier
+ * versions (./data/aths, ./data/crms) and no shared one, which are kept in use as they are (docs/operations.md).
+ */
+function databaseLocations(): { aths: string; crms: string; legacy: boolean } {
+  const shared = join(dataDir, 'pglite');
+  const legacy = !existsSync(shared) && ['aths', 'crms'].some((name) => existsSync(join(dataDir, name, 'PG_VERSION')));
+  return {
+    aths: env.ATHS_DATABASE_URL ?? (legacy ? join(dataDir, 'aths') : shared),
+    crms: env.CRMS_DATABASE_URL ?? (legacy ? join(dataDir, 'crms') : shared),
+    legacy,
+  };
 }
 
 const env = process.env;
@@ -52,6 +66,13 @@ const athsKey = env.ATHS_SERVICE_API_KEY ?? secrets.athsServiceApiKey;
 const crmsKey = env.CRMS_SERVICE_API_KEY ?? secrets.crmsServiceApiKey;
 const adminEmail = env.ADMIN_EMAIL ?? secrets.adminEmail;
 const adminPassword = env.ADMIN_PASSWORD ?? secrets.adminPassword;
+const databases = databaseLocations();
+if (databases.legacy) {
+  console.warn(
+    `Using the per-service databases of an earlier version (${join(dataDir, 'aths')}, ${join(dataDir, 'crms')}): two embedded ` +
+      'PostgreSQL instances, about 150 MB more than one. docs/operations.md "Embedded database" says how to move to one.',
+  );
+}
 
 const common: NodeJS.ProcessEnv = { ...env, NODE_ENV: env.NODE_ENV ?? 'development', HOST: host };
 // Variables that mean something different per service are set explicitly for each.
@@ -59,107 +80,73 @@ delete common.PORT;
 delete common.DATABASE_URL;
 delete common.SERVICE_API_KEYS;
 
-const services = [
-  {
-    name: 'ATHS',
-    main: 'services/aths/src/main.ts',
-    url: athsUrl,
-    env: {
-      ...common,
-      PORT: String(athsPort),
-      DATABASE_URL: env.ATHS_DATABASE_URL ?? resolve(dataDir, 'aths'),
-      SERVICE_API_KEYS: athsKey,
-      CRMS_BASE_URL: crmsUrl,
-      CRMS_SERVICE_API_KEY: crmsKey,
-      ADMIN_EMAIL: adminEmail,
-      ADMIN_PASSWORD: adminPassword,
-    },
-  },
-  {
-    name: 'CRMS',
-    main: 'services/crms/src/main.ts',
-    url: crmsUrl,
-    env: {
-      ...common,
-      PORT: String(crmsPort),
-      DATABASE_URL: env.CRMS_DATABASE_URL ?? resolve(dataDir, 'crms'),
-      SERVICE_API_KEYS: crmsKey,
-      ATHS_BASE_URL: athsUrl,
-      ATHS_SERVICE_API_KEY: athsKey,
-    },
-  },
-];
+const athsEnv: NodeJS.ProcessEnv = {
+  ...common,
+  PORT: String(athsPort),
+  DATABASE_URL: databases.aths,
+  SERVICE_API_KEYS: athsKey,
+  CRMS_BASE_URL: crmsUrl,
+  CRMS_SERVICE_API_KEY: crmsKey,
+  ADMIN_EMAIL: adminEmail,
+  ADMIN_PASSWORD: adminPassword,
+};
+const crmsEnv: NodeJS.ProcessEnv = {
+  ...common,
+  PORT: String(crmsPort),
+  DATABASE_URL: databases.crms,
+  SERVICE_API_KEYS: crmsKey,
+  ATHS_BASE_URL: athsUrl,
+  ATHS_SERVICE_API_KEY: athsKey,
+};
 
-const children: ChildProcess[] = [];
+const running: Array<() => Promise<void>> = [];
 let stopping = false;
 
-function stopAll(signal: NodeJS.Signals, exitCode: number): void {
-  if (stopping) return;
+/** Stops both services (in-flight requests finish, then the shared database closes), then exits. */
+function stopAll(exitCode: number): void {
+  if (stopping) process.exit(exitCode || 1);
   stopping = true;
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  const force = setTimeout(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    process.exit(exitCode || 1);
-  }, 15_000);
-  force.unref();
-  void Promise.all(children.map((child) => (child.exitCode !== null || child.signalCode !== null ? null : new Promise((r) => child.once('exit', r))))).then(() =>
-    process.exit(exitCode),
+  setTimeout(() => process.exit(exitCode || 1), 15_000).unref();
+  void Promise.allSettled(running.map((stop) => stop())).then((results) =>
+    process.exit(results.some((result) => result.status === 'rejected') ? exitCode || 1 : exitCode),
   );
 }
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
 
-for (const service of services) {
-  // `node --import tsx` (not the tsx wrapper) so that signals reach the service itself.
-  const child = spawn(process.execPath, ['--import', 'tsx', service.main], { cwd: repoRoot, env: service.env, stdio: ['ignore', 'inherit', 'inherit'] });
-  children.push(child);
-  child.once('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`\n${service.name} stopped (${signal ?? `exit code ${code}`}); stopping the other service.`);
-      stopAll('SIGTERM', code || 1);
-    }
-  });
+async function start(name: string, run: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  try {
+    const started = await run();
+    running.push(() => started.stop());
+    if (stopping) await started.stop();
+  } catch (error) {
+    console.error(`\n${name} failed to start: ${(error as Error).stack ?? String(error)}\nStopping the other service.`);
+    stopAll(1);
+    throw error;
+  }
 }
 
-process.once('SIGINT', () => stopAll('SIGTERM', 0));
-process.once('SIGTERM', () => stopAll('SIGTERM', 0));
-
-async function waitForHealth(url: string, timeoutMs = 120_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !stopping) {
-    try {
-      // Ready, not just live: each service listens before its database is open.
-      const res = await fetch(`${url}/health/ready`);
-      if (res.ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  return false;
-}
-
-const healthy = await Promise.all(services.map((service) => waitForHealth(service.url)));
-if (!stopping) {
-  if (healthy.every(Boolean)) {
-    const lines = [
-      '',
-      '────────────────────────────────────────────────────────────────────',
-      ` ATHS  ${athsUrl}    API docs: ${athsUrl}/docs`,
-      ` CRMS  ${crmsUrl}    API docs: ${crmsUrl}/docs`,
-      ` Data and dev secrets: ${dataDir} (${secretsFile})`,
-      '',
-      ' Sign in as the first administrator:',
-      `   email:    ${adminEmail}`,
-      `   password: ${adminPassword}   (as first created; kept in dev-secrets.json)`,
-      `   curl -s -X POST ${athsUrl}/api/auth/login -H 'content-type: application/json' \\`,
-      `     -d '${JSON.stringify({ email: adminEmail, password: adminPassword })}'`,
-      '   then send "Authorization: Bearer <data.accessToken>" (or use Authorize in /docs).',
-      ' Ctrl-C stops both services.',
-      '────────────────────────────────────────────────────────────────────',
-      '',
-    ];
-    console.log(lines.join('\n'));
-  } else {
-    console.error('A service did not become healthy in time; stopping.');
-    stopAll('SIGTERM', 1);
-  }
+const started = await Promise.allSettled([
+  start('ATHS', () => startAths(athsEnv, { exitOnSignals: false })),
+  start('CRMS', () => startCrms(crmsEnv, { exitOnSignals: false })),
+]);
+if (!stopping && started.every((result) => result.status === 'fulfilled')) {
+  const lines = [
+    '',
+    '────────────────────────────────────────────────────────────────────',
+    ` ATHS  ${athsUrl}    API docs: ${athsUrl}/docs`,
+    ` CRMS  ${crmsUrl}    API docs: ${crmsUrl}/docs`,
+    ` Data and dev secrets: ${dataDir} (${secretsFile})`,
+    '',
+    ' Sign in as the first administrator:',
+    `   email:    ${adminEmail}`,
+    `   password: ${adminPassword}   (as first created; kept in dev-secrets.json)`,
+    `   curl -s -X POST ${athsUrl}/api/auth/login -H 'content-type: application/json' \\`,
+    `     -d '${JSON.stringify({ email: adminEmail, password: adminPassword })}'`,
+    '   then send "Authorization: Bearer <data.accessToken>" (or use Authorize in /docs).',
+    ' Ctrl-C stops both services.',
+    '────────────────────────────────────────────────────────────────────',
+    '',
+  ];
+  console.log(lines.join('\n'));
 }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { sql } from 'drizzle-orm';
@@ -11,6 +10,7 @@ import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
 import { rootCause } from './availability.ts';
 import { listenWithReconnect } from './listener.ts';
+import { leasePglite, PGLITE_START_PARAMS } from './pglite-instances.ts';
 import { pgliteTextParsers } from './text-types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -142,12 +142,16 @@ async function migrate(connection: pg.ClientConfig, migrationConfig: Parameters<
 
 async function openPglite(location: string, migrationConfig: Parameters<typeof migratePglite>[1]): Promise<DatabaseHandle> {
   const inMemory = location.startsWith('memory://');
-  if (!inMemory) mkdirSync(location, { recursive: true });
   // drizzle's text types read as text by the instance itself, so that a plain query() (preparedStatement) reads them
-  // as drizzle's own queries do.
-  const client = await PGlite.create(inMemory ? 'memory://' : location, { extensions: { pg_trgm }, parsers: pgliteTextParsers });
+  // as drizzle's own queries do. One instance per directory in this process (npm start: both services share it).
+  const { client, release } = await leasePglite(inMemory ? 'memory://' : location, (dataDir) =>
+    PGlite.create(dataDir, { extensions: { pg_trgm }, parsers: pgliteTextParsers, startParams: [...PGLITE_START_PARAMS] }),
+  );
   const db = drizzlePglite(client);
-  await migratePglite(db, migrationConfig);
+  await migratePglite(db, migrationConfig).catch(async (error: unknown) => {
+    await release();
+    throw error;
+  });
   return {
     db,
     driver: 'pglite',
