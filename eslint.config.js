@@ -11,6 +11,13 @@ export default defineConfig(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // Fastify's async handlers and hooks, and functions that implement a Promise-returning interface, are async
+      // without an await by design; floating and misused promises are caught by their own rules.
+      '@typescript-eslint/require-await': 'off',
+      // A leading underscore marks a parameter kept for its position; a rest sibling is a field deliberately dropped.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', ignoreRestSiblings: true }],
+    },
   },
   {
     // Tests read response bodies through light-my-request's and fetch's `json()`, typed `any` by design; the

@@ -164,7 +164,7 @@ async function boundInChild(kind: 'hash' | 'verify', concurrency: number, durati
     { cwd: REPO_ROOT, env: { ...process.env, UV_THREADPOOL_SIZE: String(threadpoolSize) }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`bound process exited with ${code}`);
   return JSON.parse(out.trim().split('\n').pop()!) as Measured;
@@ -263,7 +263,7 @@ export async function runAthsAuthBench(options: AthsAuthBenchOptions = {}): Prom
         const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
         await client.connect();
         postgres = { client, database: new URL(database.url).pathname.slice(1) };
-        const previous = target.close;
+        const previous = target.close.bind(target);
         target.close = async () => {
           await previous();
           await client.end();

@@ -88,7 +88,8 @@ export async function runProvisioningBench(options: ProvisioningBenchOptions): P
 
     // 2. Outage: the same closed-loop load with CRMS up, then down; then CRMS returns and the backlog drains.
     const up = await pooled(200, concurrency, () => system.register());
-    await waitFor(async () => (await system.athsAdmin('GET', '/api/admin/customer-sync')).body.data.counts.pending === 0, 30_000, 'idle');
+    const pendingCount = async () => ((await system.athsAdmin('GET', '/api/admin/customer-sync')).body.data as { counts: { pending: number } }).counts.pending;
+    await waitFor(async () => (await pendingCount()) === 0, 30_000, 'idle');
     await system.proxy.set({ kind: 'down' });
     const down = await pooled(outageCount, concurrency, () => system.register());
     await system.proxy.set({ kind: 'pass' });

@@ -57,7 +57,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(10_000),
   });
-  return { status: response.status, body: (await response.json().catch(() => ({}))) as Record<string, any> };
+  return { status: response.status, body: (await response.json().catch(() => ({}))) as unknown };
 }
 
 class ComposeProject {
@@ -135,7 +135,8 @@ async function registerCustomer(project: ComposeProject): Promise<{ userId: stri
   const body = { email, password: 'Secret123', fullName: 'Container Customer', contactNumber: '0123456789' };
   const registered = await post(`${project.aths}/api/auth/register`, body);
   if (registered.status !== 201) throw new Error(`registration answered ${registered.status}: ${JSON.stringify(registered.body)}`);
-  return { userId: registered.body.data.user._id, accessToken: registered.body.data.accessToken };
+  const { data } = registered.body as { data: { user: { _id: string }; accessToken: string } };
+  return { userId: data.user._id, accessToken: data.accessToken };
 }
 
 /** The Customer's CRMS record through CRMS's internal route (no repair-on-read: only provisioning can create it). */

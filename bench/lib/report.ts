@@ -37,8 +37,14 @@ export function gitRevision(): string {
   }
 }
 
-/** Pipes and line breaks would break a table cell. */
-const cell = (value: unknown) => String(value ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** Pipes and line breaks would break a table cell; an object shows as JSON, not "[object Object]". */
+function cell(value: unknown): string {
+  const text =
+    typeof value === 'string' ? value
+    : typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value)
+    : value == null ? '' : JSON.stringify(value);
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
 
 export function table(headers: string[], rows: unknown[][]): string {
   const lines = [`| ${headers.map(cell).join(' | ')} |`, `| ${headers.map(() => '---').join(' | ')} |`];

@@ -123,13 +123,13 @@ Goal: endpoint ≥ 0.8 × floor. Target (issue #2): ≥ 3,000 req/s with p99 < 3
       const floorRps = mean(m.floor.map((r) => r.successThroughput));
       const ratio = endpointRps / floorRps;
       const worstP99 = Math.max(...m.endpoint.map((r) => r.latency.p99));
-      section.summary!.push({
+      section.summary.push({
         goal: `CRMS internal create ≥ 0.8 × its floor (${driverName(driver)})`,
         measured: `${fmt.ratio(ratio)} (${fmt.rate(endpointRps)} vs ${fmt.rate(floorRps)} req/s)`,
         pass: ratio >= 0.8,
       });
       if (driver === 'postgres') {
-        section.summary!.push({
+        section.summary.push({
           goal: 'CRMS internal create ≥ 3,000 req/s with p99 < 30 ms at 50 connections (PostgreSQL)',
           measured: `${fmt.rate(endpointRps)} req/s, p99 ${fmt.ms(worstP99)} ms (floor on this machine: ${fmt.rate(floorRps)} req/s)`,
           pass: endpointRps >= 3000 && worstP99 < 30,

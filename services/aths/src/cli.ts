@@ -55,7 +55,7 @@ export const commands: Record<string, CliCommand> = {
       }
       const app = await ctx.app();
       const user = await app.aths.registration.createUser(
-        { email: values.email.trim().toLowerCase(), password, fullName: fullName.data, contactNumber: values.contact!, role: 'Administrator', emailVerified: true },
+        { email: values.email.trim().toLowerCase(), password, fullName: fullName.data, contactNumber: values.contact, role: 'Administrator', emailVerified: true },
         { sendVerification: false },
       );
       ctx.out(`Created Administrator ${user.email} (${user.id})`);

@@ -10,7 +10,7 @@ export interface ErrorLink {
 export function* errorChain(error: unknown, maxDepth = 6): Generator<ErrorLink> {
   let current = error;
   for (let depth = 0; depth < maxDepth && current !== null && typeof current === 'object'; depth++) {
-    yield current as ErrorLink;
+    yield current;
     current = (current as ErrorLink).cause;
   }
 }

@@ -1,5 +1,5 @@
 import type { App } from './app.ts';
-import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import FindMyWay from 'find-my-way';
 import { errorBody } from './envelope.ts';
 
 /**
@@ -25,7 +25,7 @@ export function installUnknownRouteHandler(app: App): void {
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
-    const found = known.find('GET' as HTTPMethod, path);
+    const found = known.find('GET', path);
     const allowed = found ? methodsByPath.get((found.store as { path: string }).path) : undefined;
     if (allowed && !allowed.has(request.method)) {
       const allow = [...allowed].sort().join(', ');

@@ -55,7 +55,7 @@ export function createCustomerProvisioning(deps: CustomerProvisioningDeps, optio
   let client: CrmsClient | undefined;
   if (deliver) {
     client = createCrmsClient({
-      baseUrl: baseUrl!,
+      baseUrl,
       apiKey: config.CRMS_SERVICE_API_KEY ?? '',
       timeoutMs: settings.timeoutMs,
       connections: Math.max(8, settings.concurrency),

@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import nodemailer from 'nodemailer';
 import type { Logger } from '@shop/service-kit';
 
 export interface MailMessage {
@@ -42,7 +42,7 @@ export interface MailerOptions {
 export function createMailer(options: MailerOptions) {
   const { logger } = options;
   const transport: MailTransport | null =
-    options.transport ?? (options.smtpUrl ? (nodemailer.createTransport(options.smtpUrl) as Transporter as unknown as MailTransport) : null);
+    options.transport ?? (options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null);
   const concurrency = options.concurrency ?? 4;
   const attempts = options.attempts ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 2_000;
@@ -105,10 +105,11 @@ export function createMailer(options: MailerOptions) {
     return new Promise((resolve) => idleWaiters.push(resolve));
   }
 
+  /** How mail leaves: an SMTP server (SMTP_URL), the log (no SMTP_URL), or a transport given by the embedding code. */
+  const transportKind: 'smtp' | 'log' | 'custom' = options.transport ? 'custom' : transport ? 'smtp' : 'log';
   return {
     delivers: transport !== null,
-    /** How mail leaves: an SMTP server (SMTP_URL), the log (no SMTP_URL), or a transport given by the embedding code. */
-    transportKind: (options.transport ? 'custom' : transport ? 'smtp' : 'log') as 'smtp' | 'log' | 'custom',
+    transportKind,
     idle,
 
     /**

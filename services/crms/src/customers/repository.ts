@@ -131,7 +131,7 @@ export async function appendNote(executor: Executor, customerId: string, note: C
       notes: sql`${customers.notes} || ${JSON.stringify([note])}::jsonb`,
       updatedBy,
       updatedAt: sql`now()`,
-    } as never)
+    })
     .where(eq(customers.id, customerId))
     .returning();
   return row;
