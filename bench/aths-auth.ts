@@ -1,14 +1,7 @@
 /**
- * ATHS registration and login throughput and latency at 20 concurrent clients, next to their bound: the Argon2id
- * work each request cannot avoid (`hash()` for registration, `verify()` for login, @node-rs/argon2 defaults as ATHS
- * uses them), measured at the same concurrency, in the same run, in a separate process with the same
- * UV_THREADPOOL_SIZE as ATHS. ATHS runs as a child process (`node --import tsx services/aths/src/main.ts`,
- * LOG_LEVEL=warn, RATE_LIMIT_ENABLED=false) on a throw-away PostgreSQL database (created and dropped here) and on
- * PGlite memory://.
- *
+ * ATHS registration and login vs their bound, the Argon2id work alone at the same concurrency in the same run
+ * (docs/benchmarks.md, "Registration and login vs the Argon2id bound").
  *   npx tsx bench/aths-auth.ts [--drivers=postgres,pglite] [--duration=10] [--warmup=15] [--concurrency=20] [--threadpool=4] [--rounds=5]
- *
- * PostgreSQL: TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

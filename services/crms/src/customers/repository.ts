@@ -22,11 +22,8 @@ const BY_USER_ID = `SELECT * FROM ${getTableName(customers)} WHERE ${userId.name
 const toCustomerRow = rowMapper(customers);
 
 /**
- * The hot path (internal create, /me) as two statements written out, run with the kit's preparedStatement (named
- * prepared statements on PostgreSQL), rows decoded exactly as drizzle decodes them.
- *
- * The idempotent create is ONE statement that inserts unless a record for that user id exists (unique key on
- * user_id): it returns the new row, or undefined when the record already existed (the caller then selects it).
+ * The hot path (internal create, /me) written out for the kit's preparedStatement; the create is ONE statement that
+ * returns the new row, or undefined when the user already had a record (docs/crms.md, "Performance choices").
  */
 export function prepareHotPath(db: Database) {
   const insert = preparedStatement(db, 'crms_insert_customer_if_absent', INSERT_IF_ABSENT);
