@@ -20,7 +20,15 @@ export function preparedStatement<Row = Record<string, unknown>>(db: Database, n
       : async (values) => (await client.query({ name, text, values, types: pgTextTypes })).rows as Row[];
   // A CLIENT span per run while tracing is on: the statement's name and text (placeholders, never the values).
   const attributes = { 'db.system.name': 'postgresql', 'db.statement.name': name, 'db.query.text': text };
-  return (values) => (tracingEnabled() ? withSpan(name, { kind: SpanKind.CLIENT, attributes }, () => run(values)) : run(values));
+  const spanName = querySummary(text);
+  return (values) => (tracingEnabled() ? withSpan(spanName, { kind: SpanKind.CLIENT, attributes }, () => run(values)) : run(values));
+}
+
+/** `INSERT customers`, `SELECT users`: the operation and the first table, as span names (OpenTelemetry's DB conventions). */
+function querySummary(text: string): string {
+  const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'SQL';
+  const table = /\b(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?/i.exec(text)?.[1];
+  return table ? `${operation} ${table}` : operation;
 }
 
 /** The statements PREPAREd on each PGlite instance (one session: they last as long as it). */

@@ -10,6 +10,9 @@ export interface ClaimedRow {
   payload: unknown;
   attempts: number;
   created_at: Date | string;
+  /** The writing request's trace context (null when written while tracing was off). */
+  traceparent: string | null;
+  tracestate: string | null;
 }
 
 /** Who holds a claim: the lease's owner and length. */
@@ -47,7 +50,7 @@ export function claimMessages(db: Database, holder: ClaimHolder, limit: number, 
                updated_at = now()
           FROM candidates
          WHERE t.id = candidates.id
-        RETURNING t.id::text AS id, t.topic, t.key, t.payload, t.attempts, t.created_at`,
+        RETURNING t.id::text AS id, t.topic, t.key, t.payload, t.attempts, t.created_at, t.traceparent, t.tracestate`,
   );
 }
 

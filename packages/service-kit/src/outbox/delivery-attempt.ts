@@ -1,6 +1,7 @@
 import { errorLogFields, retryWhileUnavailable } from '../db/availability.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
+import { traceAttempt } from './attempt-span.ts';
 import { backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { recordOutcome, type ClaimedRow, type ClaimHolder } from './claims.ts';
 import type { OutboxWorkerMetrics } from './metrics.ts';
@@ -41,9 +42,14 @@ export interface DeliveryAttemptResult {
 
 /**
  * One delivery attempt of a claimed message: calls its topic's handler, counts and times the call, records the
- * outcome under the lease's fence and writes the attempt's log line. `stopping` cuts short the wait for the database.
+ * outcome under the lease's fence and writes the attempt's log line, all inside the attempt's span while tracing is
+ * on. `stopping` cuts short the wait for the database.
  */
-export async function attemptDelivery(row: ClaimedRow, context: DeliveryAttemptContext, stopping: AbortSignal): Promise<DeliveryAttemptResult> {
+export function attemptDelivery(row: ClaimedRow, context: DeliveryAttemptContext, stopping: AbortSignal): Promise<DeliveryAttemptResult> {
+  return traceAttempt(row, context.holder.table, () => deliverOnce(row, context, stopping));
+}
+
+async function deliverOnce(row: ClaimedRow, context: DeliveryAttemptContext, stopping: AbortSignal): Promise<DeliveryAttemptResult> {
   const { holder, metrics, log, keyLabel } = context;
   const claimedAt = performance.now();
   const attempt = Number(row.attempts);
