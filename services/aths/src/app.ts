@@ -196,7 +196,7 @@ export async function buildApp(config: AthsConfig, deps: BuildAppDeps = {}): Pro
 
     const rateLimits = await registerRateLimits(app, config, redis ?? undefined);
 
-    const guards = createGuards({ verifyAccessToken, accountState: accounts.lookups.accountState, apiKeys: config.SERVICE_API_KEYS });
+    const guards = createGuards({ verifyAccessToken, accountState: (userId) => accounts.lookups.accountState(userId), apiKeys: config.SERVICE_API_KEYS });
     const { registration, credentials, emailVerification, profile, administration, lookups } = accounts;
     registerWellKnownRoutes(app, { keys });
     registerAuthRoutes(app, {

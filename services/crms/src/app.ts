@@ -100,7 +100,7 @@ export async function buildApp(config: CrmsConfig, deps: CrmsDeps = {}): Promise
     registerInternalRoutes(app, { service, apiKeys: config.SERVICE_API_KEYS });
     registerMeRoutes(app, { service, verify });
     const isAdministratorActive = createAdminAccountCheck({
-      getUser: aths.getUser,
+      getUser: (userId) => aths.getUser(userId),
       ttlMs: config.ADMIN_ACCOUNT_CACHE_MS,
       maxStaleMs: config.ADMIN_ACCOUNT_MAX_STALE_MS,
       logger,

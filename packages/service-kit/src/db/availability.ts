@@ -76,10 +76,10 @@ export function databaseUnavailable(): HttpError {
 /** Reconnection schedule of the start-up loop and the LISTEN connection: 250 ms doubling to 5 s, jittered. */
 export const DATABASE_RETRY: BackoffPolicy = { baseMs: 250, maxMs: 5_000, jitter: 0.5 };
 
-/** Waits `ms`, or less when the signal aborts (then rejects with the signal's reason). */
+/** Waits `ms`, or less when the signal aborts (then rejects with the signal's reason: an AbortError unless given). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(signal.reason as Error);
     const timer = setTimeout(done, ms);
     function done() {
       signal?.removeEventListener('abort', aborted);
@@ -87,7 +87,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     function aborted() {
       clearTimeout(timer);
-      reject(signal!.reason);
+      reject(signal!.reason as Error);
     }
     signal?.addEventListener('abort', aborted, { once: true });
   });

@@ -15,5 +15,5 @@ export const pgliteTextParsers: ParserOptions = Object.fromEntries(DRIZZLE_TEXT_
 /** For node-postgres's per-query `types` option: the same types as text, the others as pg parses them. */
 export const pgTextTypes = {
   getTypeParser: (oid: number, format?: string) =>
-    DRIZZLE_TEXT_TYPES.includes(oid) ? asText : pg.types.getTypeParser(oid, format as 'text'),
+    DRIZZLE_TEXT_TYPES.includes(oid) ? asText : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown),
 };

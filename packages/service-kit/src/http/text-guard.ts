@@ -60,6 +60,7 @@ export function unstorableTextAt(value: unknown): TextProblemAt | undefined {
 const SUSPECT_JSON_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
 // A URL from the network is ASCII and its percent-decoding refuses ill-formed UTF-8: only %00 can decode to bad text;
 // a raw NUL or surrogate can come only from an in-process caller (inject).
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
 const SUSPECT_URL = /%00|[\u0000\uD800-\uDFFF]/;
 
 function refuse(location: 'path' | 'query' | 'body', value: unknown): void {
@@ -91,7 +92,7 @@ export function installTextGuard(app: App): void {
     }
     const text = (raw as Buffer).toString('utf8');
     (request as unknown as TextFlags).plainTextBody = !(text.includes('\\u') && SUSPECT_JSON_ESCAPE.test(text));
-    parseJson(request, text, done);
+    void parseJson(request, text, done); // answers through done
   });
 
   // Per-request hook in callback style: no promise per request on the hot path.

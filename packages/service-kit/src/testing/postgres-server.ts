@@ -122,7 +122,7 @@ export class PostgresServer {
       await run(command, argv, { cwd: this.dir, timeout: 90_000 });
     } catch (error) {
       const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-      throw new Error(`${tool} ${args[0]} failed: ${stderr || stdout || (error as Error).message}\n${this.log()}`);
+      throw new Error(`${tool} ${args[0]} failed: ${stderr || stdout || (error as Error).message}\n${this.log()}`, { cause: error });
     }
   }
 }

@@ -20,14 +20,12 @@ export function userWriter(deps: { db: Database; hooks: UserLifecycleHooks; logg
       deps.logger.error({ err: error }, 'user lifecycle afterCommit hook failed');
     }
   }
-  return {
-    afterCommit,
-    async write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
-      const result = await deps.db.transaction(work);
-      afterCommit();
-      return result;
-    },
-  };
+  async function write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
+    const result = await deps.db.transaction(work);
+    afterCommit();
+    return result;
+  }
+  return { afterCommit, write };
 }
 
 /** The address without its empty parts (what is stored and compared). */

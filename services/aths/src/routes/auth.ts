@@ -194,7 +194,7 @@ export function registerAuthRoutes(app: App, deps: AuthRoutesDeps): void {
       // A bad request (e.g. NUL in the query) is an unusable link too; server errors keep the envelope.
       errorHandler: (error, _request, reply) => {
         if ((error.statusCode ?? 500) >= 500) throw error;
-        return verifiedRedirect(reply, 'invalid');
+        void verifiedRedirect(reply, 'invalid'); // sends the redirect
       },
       schema: {
         tags,
