@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { date, integer, interval, jsonb, numeric, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, preparedStatement, rowMapper, rowsOf, runStatement, type DatabaseHandle } from '../src/index.ts';
+import { isUniqueViolation, openDatabase, preparedStatement, rowMapper, rowsOf, runStatement, writeTransaction, type DatabaseHandle } from '../src/index.ts';
 import { createTestDatabase, testDatabaseDrivers, type TestDatabase } from '../src/testing/index.ts';
 
 const migrationsFolder = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
@@ -159,5 +159,29 @@ describe.each(testDatabaseDrivers())('prepared statements on %s', (driver) => {
     const ids = (await handle.db.select({ id: gadgets.id }).from(gadgets)).map((row) => row.id);
     expect(ids).toEqual(expect.arrayContaining(['run-1', 'run-2']));
     expect(ids).not.toContain('run-in-tx');
+  });
+
+  it('writeTransaction: query builder, RETURNING, raw rows and SQLSTATEs inside; commits or rolls back as one; others wait', async () => {
+    const row = await writeTransaction(handle.db, async (tx) => {
+      const [inserted] = await tx.insert(gadgets).values({ id: 'wt-1', count: 1, price: 1.5, tags: ['a'] }).returning();
+      await runStatement(tx, sql`INSERT INTO ${gadgets} (id, count, price, tags) VALUES ('wt-2', 2, 2, '[]')`);
+      expect(await rowsOf<{ id: string }>(tx, sql`SELECT id FROM gadgets WHERE id LIKE 'wt-%' ORDER BY id`)).toEqual([{ id: 'wt-1' }, { id: 'wt-2' }]);
+      return inserted;
+    });
+    expect(row).toMatchObject({ id: 'wt-1', count: 1, price: 1.5, tags: ['a'], seenAt: null });
+    expect(row!.createdAt).toBeInstanceOf(Date);
+
+    let outside: Promise<unknown> | undefined;
+    const failed = await writeTransaction(handle.db, async (tx) => {
+      await tx.insert(gadgets).values({ id: 'wt-3', count: 3, price: 3, tags: [] });
+      outside = handle.db.insert(gadgets).values({ id: 'wt-outside', count: 4, price: 4, tags: [] });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await tx.insert(gadgets).values({ id: 'wt-1', count: 1, price: 1, tags: [] });
+    }).catch((error: unknown) => error);
+    expect(isUniqueViolation(failed)).toBe(true);
+    await outside;
+    const ids = (await handle.db.select({ id: gadgets.id }).from(gadgets)).map((r) => r.id);
+    expect(ids).toEqual(expect.arrayContaining(['wt-1', 'wt-2', 'wt-outside']));
+    expect(ids).not.toContain('wt-3');
   });
 });

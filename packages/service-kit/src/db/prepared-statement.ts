@@ -1,7 +1,8 @@
 import { hash } from 'node:crypto';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import { getTableColumns, type InferSelectModel, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
+import { drizzle as drizzleProxy } from 'drizzle-orm/pg-proxy';
 import pg, { type Pool } from 'pg';
 import { SpanKind } from '@opentelemetry/api';
 import { tracingEnabled, withSpan } from '../observability/tracing.ts';
@@ -61,6 +62,26 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
     const [result] = await client.exec(`EXECUTE ${identifier}${args}`);
     return (result?.rows ?? []) as Row[];
   };
+}
+
+/**
+ * A transaction for a hot write path. On PGlite: PGlite's own transaction() (its lock keeps other queries out) and
+ * drizzle's pg-proxy driver over it, whose queries bring no parsers, so PGlite does not copy its ~320-entry parser
+ * table per query as under drizzle's pglite driver (docs/aths.md "Performance"). On PostgreSQL: db.transaction.
+ * No nested transactions (pg-proxy has none).
+ */
+export async function writeTransaction<T>(db: Database, work: (tx: Executor) => Promise<T>): Promise<T> {
+  const client = (db as unknown as { $client?: unknown }).$client;
+  if (!(client instanceof PGlite)) return db.transaction(work);
+  return client.transaction((tx) => work(drizzleOver(tx)));
+}
+
+function drizzleOver(tx: PgliteTransaction): Database {
+  return drizzleProxy(async (text, params, method) => {
+    if (method === 'all') return { rows: (await tx.query(text, params, { rowMode: 'array' })).rows };
+    // execute() answers PGlite's whole result ({ rows, affectedRows, fields }), as under drizzle's pglite driver.
+    return { rows: (await tx.query(text, params)) as never };
+  }) as unknown as Database;
 }
 
 const dialect = new PgDialect();

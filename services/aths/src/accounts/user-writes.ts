@@ -1,4 +1,4 @@
-import { conflict, notFound, type Database, type Executor, type Logger } from '@shop/service-kit';
+import { conflict, notFound, writeTransaction, type Database, type Executor, type Logger } from '@shop/service-kit';
 import type { UserLifecycleHooks } from '../users/lifecycle-hooks.ts';
 import * as repo from '../users/repository.ts';
 import type { Address, UserRow } from '../users/schema.ts';
@@ -11,7 +11,7 @@ export async function requireUser(ex: Executor, userId: string): Promise<UserRow
   return user;
 }
 
-/** Runs a user write in one transaction, then tells the lifecycle hooks it committed (their afterCommit must not throw). */
+/** Runs a user write in one transaction (the kit's writeTransaction), then tells the hooks it committed (afterCommit must not throw). */
 export function userWriter(deps: { db: Database; hooks: UserLifecycleHooks; logger: Logger }) {
   function afterCommit(): void {
     try {
@@ -21,7 +21,7 @@ export function userWriter(deps: { db: Database; hooks: UserLifecycleHooks; logg
     }
   }
   async function write<T>(work: (tx: Executor) => Promise<T>): Promise<T> {
-    const result = await deps.db.transaction(work);
+    const result = await writeTransaction(deps.db, work);
     afterCommit();
     return result;
   }
