@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startAths } from '../services/aths/src/start.ts';
-import { startCrms } from '../services/crms/src/start.ts';
+// The kit's database module alone, not the kit: the embedded database starts opening before the services' modules load.
+import { isPostgresUrl, leaseEmbeddedDatabase } from '../packages/service-kit/src/db/database.ts';
 
 const cwd = process.cwd();
 const dataDir = resolve(cwd, process.env.DATA_DIR ?? 'data');
@@ -99,6 +99,12 @@ const crmsEnv: NodeJS.ProcessEnv = {
   ATHS_SERVICE_API_KEY: athsKey,
 };
 
+// Opened (after initdb if new) while the services' modules load; released once the services hold it.
+const preopened = [...new Set([databases.aths, databases.crms])]
+  .filter((location) => !isPostgresUrl(location))
+  .map((location) => leaseEmbeddedDatabase(location).catch(() => undefined)); // a failure is the services' to report
+const [{ startAths }, { startCrms }] = await Promise.all([import('../services/aths/src/start.ts'), import('../services/crms/src/start.ts')]);
+
 const running: Array<() => Promise<void>> = [];
 let stopping = false;
 
@@ -130,6 +136,7 @@ const started = await Promise.allSettled([
   start('ATHS', () => startAths(athsEnv, { exitOnSignals: false })),
   start('CRMS', () => startCrms(crmsEnv, { exitOnSignals: false })),
 ]);
+for (const lease of preopened) void lease.then((held) => held?.release());
 if (!stopping && started.every((result) => result.status === 'fulfilled')) {
   const lines = [
     '',

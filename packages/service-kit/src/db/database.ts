@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
 import { rootCause } from './availability.ts';
 import { listenWithReconnect } from './listener.ts';
-import { leasePglite, PGLITE_START_PARAMS } from './pglite-instances.ts';
+import { leasePglite, PGLITE_START_PARAMS, type PgliteLease } from './pglite-instances.ts';
 import { pgliteTextParsers } from './text-types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -140,13 +140,21 @@ async function migrate(connection: pg.ClientConfig, migrationConfig: Parameters<
   }
 }
 
+/**
+ * The PGlite instance of `location`, shared with every other holder in this process: `npm start` opens it while the
+ * services' modules load, so that theirs is ready sooner. Release it once they hold it.
+ */
+export function leaseEmbeddedDatabase(location: string): Promise<PgliteLease> {
+  return leasePglite(location, (dataDir) =>
+    PGlite.create(dataDir, { extensions: { pg_trgm }, parsers: pgliteTextParsers, startParams: [...PGLITE_START_PARAMS] }),
+  );
+}
+
 async function openPglite(location: string, migrationConfig: Parameters<typeof migratePglite>[1]): Promise<DatabaseHandle> {
   const inMemory = location.startsWith('memory://');
   // drizzle's text types read as text by the instance itself, so that a plain query() (preparedStatement) reads them
   // as drizzle's own queries do. One instance per directory in this process (npm start: both services share it).
-  const { client, release } = await leasePglite(inMemory ? 'memory://' : location, (dataDir) =>
-    PGlite.create(dataDir, { extensions: { pg_trgm }, parsers: pgliteTextParsers, startParams: [...PGLITE_START_PARAMS] }),
-  );
+  const { client, release } = await leaseEmbeddedDatabase(inMemory ? 'memory://' : location);
   const db = drizzlePglite(client);
   await migratePglite(db, migrationConfig).catch(async (error: unknown) => {
     await release();
@@ -162,9 +170,7 @@ async function openPglite(location: string, migrationConfig: Parameters<typeof m
     async listen(channel, onNotify) {
       return client.listen(channel, onNotify);
     },
-    async close() {
-      if (!client.closed) await client.close();
-    },
+    close: release,
   };
 }
 
