@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--only=create,auth,lag,outage,chaos,fuzz,memory] [--drivers=postgres,pglite] [--out=FILE]`:
+ * `npm run bench [-- --quick] [--only=create,auth,lag,outage,chaos,fuzz,memory,tracing] [--drivers=postgres,pglite] [--out=FILE]`:
  * only a full run on every database writes docs/benchmarks.md, so a partial one never replaces the record (README).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { fuzzScenario } from './scenarios/fuzz.ts';
 import { memoryScenario } from './scenarios/memory.ts';
 import { outageScenario } from './scenarios/outage.ts';
 import { syncLagScenario } from './scenarios/sync-lag.ts';
+import { tracingScenario } from './scenarios/tracing.ts';
 
 const SCENARIOS: { name: string; title: string; run: Scenario }[] = [
   { name: 'create', title: 'CRMS internal create vs the floor', run: crmsCreateScenario },
@@ -24,6 +25,7 @@ const SCENARIOS: { name: string; title: string; run: Scenario }[] = [
   { name: 'chaos', title: 'Chaos', run: chaosScenario },
   { name: 'fuzz', title: 'Bad input', run: fuzzScenario },
   { name: 'memory', title: 'Memory', run: memoryScenario },
+  { name: 'tracing', title: 'Tracing on vs off', run: tracingScenario },
 ];
 
 function parseArgs(argv: string[]) {

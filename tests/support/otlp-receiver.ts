@@ -28,11 +28,16 @@ export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   /** Requests received per content type. */
   readonly requests = new Map<string, number>();
+  /** Bytes of request bodies received. */
+  bytes = 0;
   private server: Server | undefined;
   private port = 0;
 
-  static async start(): Promise<OtlpReceiver> {
-    const receiver = new OtlpReceiver();
+  /** `decode: false` (the bench): only count requests and bytes, so the receiver costs the shared CPU little. */
+  private constructor(private readonly decode: boolean) {}
+
+  static async start(options: { decode?: boolean } = {}): Promise<OtlpReceiver> {
+    const receiver = new OtlpReceiver(options.decode ?? true);
     await receiver.listen();
     return receiver;
   }
@@ -50,9 +55,10 @@ export class OtlpReceiver {
         const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
         this.requests.set(type, (this.requests.get(type) ?? 0) + 1);
         const body = Buffer.concat(chunks);
+        this.bytes += body.length;
         try {
           if (request.url !== '/v1/traces') throw new Error(`unexpected path ${request.url}`);
-          this.spans.push(...(type === 'application/x-protobuf' ? decodeProtobuf(body) : decodeJson(body)));
+          if (this.decode) this.spans.push(...(type === 'application/x-protobuf' ? decodeProtobuf(body) : decodeJson(body)));
           response.writeHead(200, { 'content-type': type || 'application/json' }).end(type === 'application/x-protobuf' ? '' : '{}');
         } catch (error) {
           response.writeHead(400, { 'content-type': 'text/plain' }).end(String(error));

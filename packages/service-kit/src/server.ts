@@ -82,7 +82,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
 
   // Before every other hook and route: the request's span wraps them (README "Tracing").
-  if (tracingEnabled()) installRequestSpans(app);
+  if (tracingEnabled()) installRequestSpans(app, options.service);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('auth', null);

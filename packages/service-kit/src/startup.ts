@@ -90,7 +90,7 @@ export async function startService<A extends App>(options: StartServiceOptions<A
       await started.app.close();
       await started.database.close();
     }
-    await stopTracing();
+    await stopTracing(options.service);
   };
   if (options.exitOnSignals !== false) exitOnSignals(logger, stop, options.graceMs ?? 10_000);
 

@@ -1,7 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type { FastifyRequest, RouteHandlerMethod } from 'fastify';
 import type { App } from '../http/app.ts';
-import { startSpan } from './tracing.ts';
+import { startSpan, withServiceTracer } from './tracing.ts';
 
 /** Probes, scrapes and the API documentation are not traced: they would bury the requests that matter. */
 const UNTRACED = /^\/(health|metrics|docs)(\/|$)/;
@@ -10,7 +10,7 @@ const UNTRACED = /^\/(health|metrics|docs)(\/|$)/;
  * One SERVER span per request, child of the caller's `traceparent`, through Fastify's own hooks (no module patching:
  * tsx and the esbuild bundle behave alike); the handler runs in its context. Installed only while tracing is on.
  */
-export function installRequestSpans(app: App): void {
+export function installRequestSpans(app: App, service: string): void {
   const contexts = new WeakMap<FastifyRequest, Context>();
 
   app.addHook('onRoute', (route) => {
@@ -28,7 +28,7 @@ export function installRequestSpans(app: App): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const route = request.routeOptions.url;
     if (route === undefined || UNTRACED.test(route)) return done();
-    const parent = propagation.extract(ROOT_CONTEXT, request.headers);
+    const parent = withServiceTracer(propagation.extract(ROOT_CONTEXT, request.headers), service);
     const span = startSpan(`${request.method} ${route}`, {
       kind: SpanKind.SERVER,
       parent,

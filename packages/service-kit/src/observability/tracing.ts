@@ -1,5 +1,6 @@
 import {
   context,
+  createContextKey,
   diag,
   DiagLogLevel,
   propagation,
@@ -42,42 +43,45 @@ export function tracingSettings(env: NodeJS.ProcessEnv = process.env): TracingSe
   return { enabled: Boolean(endpoint) && !disabled, protocol: protocol as Protocol };
 }
 
-interface ActiveTracing {
+interface ServiceTracing {
   tracer: Tracer;
   shutdown: () => Promise<void>;
 }
 
-let active: ActiveTracing | undefined;
+/** One tracer provider per service started in this process (`npm start` runs both in one), by service name. */
+const services = new Map<string, ServiceTracing>();
+/** The first service's: for spans started where no service's span is active. */
+let active: ServiceTracing | undefined;
+/** Which service's tracer a context belongs to: set on each request span's context (see startSpan). */
+const TRACER = createContextKey('@shop/service-kit tracer');
 
 /** Whether this process exports spans (startTracing succeeded). */
 export function tracingEnabled(): boolean {
   return active !== undefined;
 }
 
+/** A context whose spans are reported as `service`'s (for a service's request spans and its outbox attempts). */
+export function withServiceTracer(parent: Context, service: string | undefined): Context {
+  const tracer = service === undefined ? undefined : services.get(service)?.tracer;
+  return tracer ? parent.setValue(TRACER, tracer) : parent;
+}
+
 /**
- * Starts the SDK if the environment asks for it: a tracer provider with the service's resource (OTEL_SERVICE_NAME
- * and OTEL_RESOURCE_ATTRIBUTES override), the sampler of OTEL_TRACES_SAMPLER, W3C trace context propagation and a
- * batching OTLP/HTTP exporter, whose failures are logged as warnings and never reach a request.
+ * Starts the SDK for one service if the environment asks for it: a tracer provider with the service's resource
+ * (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override), the sampler of OTEL_TRACES_SAMPLER and a batching
+ * OTLP/HTTP exporter, whose failures are logged as warnings and never reach a request. The first one also sets the
+ * process's W3C propagator and context manager.
  */
 export async function startTracing(options: { service: string; version: string; logger: Logger; env?: NodeJS.ProcessEnv }): Promise<boolean> {
   const settings = tracingSettings(options.env);
-  if (!settings.enabled || active) return active !== undefined;
+  if (!settings.enabled) return false;
+  if (services.has(options.service)) return true;
   const [{ NodeTracerProvider, BatchSpanProcessor }, resources, exporterModule] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/resources'),
     settings.protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
   ]);
   const log = options.logger.child({ component: 'tracing' });
-  diag.setLogger(
-    {
-      error: (message, ...args) => log.warn({ args }, message),
-      warn: (message, ...args) => log.warn({ args }, message),
-      info: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    },
-    DiagLogLevel.WARN,
-  );
   const resource = resources
     .defaultResource()
     .merge(resources.resourceFromAttributes({ 'service.name': options.service, 'service.version': options.version }))
@@ -86,17 +90,32 @@ export async function startTracing(options: { service: string; version: string; 
     resource,
     spanProcessors: [new BatchSpanProcessor(new exporterModule.OTLPTraceExporter())],
   });
-  provider.register();
-  active = { tracer: trace.getTracer('@shop/service-kit', options.version), shutdown: () => provider.shutdown() };
+  const tracing = { tracer: provider.getTracer('@shop/service-kit', options.version), shutdown: () => provider.shutdown() };
+  services.set(options.service, tracing);
+  if (!active) {
+    diag.setLogger(
+      {
+        error: (message, ...args) => log.warn({ args }, message),
+        warn: (message, ...args) => log.warn({ args }, message),
+        info: () => undefined,
+        debug: () => undefined,
+        verbose: () => undefined,
+      },
+      DiagLogLevel.WARN,
+    );
+    provider.register();
+    active = tracing;
+  }
   log.info({ protocol: settings.protocol }, 'tracing on: exporting spans over OTLP/HTTP');
   return true;
 }
 
-/** Exports what is still queued and stops (graceful shutdown); bounded by the exporter's own timeout. */
-export async function stopTracing(): Promise<void> {
-  const current = active;
-  active = undefined;
-  await current?.shutdown().catch(() => undefined);
+/** Exports what the service still has queued and stops its provider (graceful shutdown), within the export timeout. */
+export async function stopTracing(service: string): Promise<void> {
+  const tracing = services.get(service);
+  services.delete(service);
+  if (services.size === 0) active = undefined;
+  await tracing?.shutdown().catch(() => undefined);
 }
 
 /**
@@ -143,8 +162,9 @@ export interface SpanOptions {
 /** Starts a span (undefined when tracing is off), for callers that end it themselves. */
 export function startSpan(name: string, options: SpanOptions = {}): Span | undefined {
   if (!active) return undefined;
-  const { parent, ...spanOptions } = options;
-  return active.tracer.startSpan(name, spanOptions, parent ?? context.active());
+  const { parent = context.active(), ...spanOptions } = options;
+  const tracer = (parent.getValue(TRACER) as Tracer | undefined) ?? active.tracer;
+  return tracer.startSpan(name, spanOptions, parent);
 }
 
 /** Runs `fn` with `span` as the active span (or as is without one). */

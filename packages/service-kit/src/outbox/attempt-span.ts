@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { contextFrom, runInSpan, startSpan, tracingEnabled } from '../observability/tracing.ts';
+import { contextFrom, runInSpan, startSpan, tracingEnabled, withServiceTracer } from '../observability/tracing.ts';
 import type { ClaimedRow } from './claims.ts';
 import type { DeliveryOutcome } from './outcome.ts';
 
@@ -11,10 +11,11 @@ import type { DeliveryOutcome } from './outcome.ts';
 export async function traceAttempt<R extends { outcome: DeliveryOutcome; retryInMs: number | undefined }>(
   row: ClaimedRow,
   table: string,
+  service: string | undefined,
   run: () => Promise<R>,
 ): Promise<R> {
   if (!tracingEnabled()) return run();
-  const parent = contextFrom(row);
+  const parent = withServiceTracer(contextFrom(row), service);
   const writer = trace.getSpanContext(parent);
   const span = startSpan(`outbox deliver ${row.topic}`, {
     kind: SpanKind.CLIENT,

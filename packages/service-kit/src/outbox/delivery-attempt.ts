@@ -46,7 +46,9 @@ export interface DeliveryAttemptResult {
  * on. `stopping` cuts short the wait for the database.
  */
 export function attemptDelivery(row: ClaimedRow, context: DeliveryAttemptContext, stopping: AbortSignal): Promise<DeliveryAttemptResult> {
-  return traceAttempt(row, context.holder.table, () => deliverOnce(row, context, stopping));
+  // The span is the worker's service's (its logger's `service`: `npm start` runs both services in one process).
+  const service = context.log.bindings().service as string | undefined;
+  return traceAttempt(row, context.holder.table, service, () => deliverOnce(row, context, stopping));
 }
 
 async function deliverOnce(row: ClaimedRow, context: DeliveryAttemptContext, stopping: AbortSignal): Promise<DeliveryAttemptResult> {
