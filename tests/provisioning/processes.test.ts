@@ -34,7 +34,6 @@ describe.each(testDatabaseDrivers())('ATHS killed with SIGKILL right after commi
     cleanups.push(() => proxy.close());
     const crmsDb: TestDatabase = await createTestDatabase(driver, 'kill_crms');
     cleanups.push(() => crmsDb.drop());
-    let athsUrl: string;
     let athsDb: TestDatabase | undefined;
     let dataDir: string | undefined;
     if (driver === 'postgres') {
@@ -45,7 +44,7 @@ describe.each(testDatabaseDrivers())('ATHS killed with SIGKILL right after commi
       cleanups.push(() => rmSync(dataDir!, { recursive: true, force: true }));
     }
     const athsPort = await freePort();
-    athsUrl = `http://127.0.0.1:${athsPort}`;
+    const athsUrl = `http://127.0.0.1:${athsPort}`;
     const crmsConfig = loadCrmsConfig(
       { NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: crmsDb.url, SERVICE_API_KEYS: CRMS_KEY, ATHS_BASE_URL: athsUrl, ATHS_SERVICE_API_KEY: ATHS_KEY },
       () => undefined,
@@ -112,7 +111,7 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('two ATHS and two CRM
       ServiceProcess.start({ entry: ATHS_ENTRY, port: athsPort2, env: athsEnv(crmsPort2), startTimeoutMs: 60_000 }),
     ]);
     processes.push(...started);
-    const [crms1, crms2, aths1, aths2] = started as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
+    const [crms1, crms2, aths1, aths2] = started;
 
     const ids: string[] = [];
     for (let round = 0; round < 8; round++) {

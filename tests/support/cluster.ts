@@ -19,7 +19,7 @@ export type Driver = DatabaseDriver;
 
 export const CRMS_ENTRY = 'services/crms/src/main.ts';
 export const ATHS_ENTRY = 'services/aths/src/main.ts';
-export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Clusters use the PostgreSQL server of TEST_DATABASE_URL, defaulting to the local one (so the bench needs no setting). */
 export function ensureTestDatabaseUrl(): string {
@@ -44,7 +44,7 @@ export function serviceExists(entry: string): boolean {
   return existsSync(join(REPO_ROOT, entry));
 }
 
-export const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
+const PROVISIONING_DIR = 'services/aths/src/customer-provisioning';
 
 /** Why a scenario that needs ATHS, CRMS and provisioning cannot run yet, or undefined when it can. */
 export function clusterMissing(): string | undefined {
@@ -125,7 +125,7 @@ export interface Cluster {
   stop(options?: { keepDatabases?: boolean }): Promise<void>;
 }
 
-export const CLUSTER_ADMIN = { email: 'cluster-admin@example.com', password: 'ClusterAdmin123' };
+const CLUSTER_ADMIN = { email: 'cluster-admin@example.com', password: 'ClusterAdmin123' };
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const label = options.label ?? 'cluster';

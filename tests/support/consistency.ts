@@ -51,7 +51,7 @@ export async function audit(cluster: Cluster): Promise<Audit> {
 }
 
 /** Count of CRMS records among the given user ids, read live (PostgreSQL) or through CRMS's internal API (PGlite). */
-export async function countDelivered(cluster: Cluster, userIds: readonly string[], concurrency = 16): Promise<Set<string>> {
+async function countDelivered(cluster: Cluster, userIds: readonly string[], concurrency = 16): Promise<Set<string>> {
   const found = new Set<string>();
   if (userIds.length === 0) return found;
   if (cluster.driver === 'postgres') {

@@ -159,7 +159,7 @@ export class FaultProxy {
       this.stats.forwarded += 1;
       const upstream = await this.upstream.request({
         origin: this.target,
-        method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
+        method: request.method ?? 'GET',
         path: request.url ?? '/',
         headers,
         body: chunks.length ? Buffer.concat(chunks) : undefined,

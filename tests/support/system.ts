@@ -21,7 +21,7 @@ export const CRMS_KEY = 'crms-internal-key-0123456789abcdef0123';
 export const PASSWORD = 'Secret123';
 
 /** Short schedules so that outages of a second or two are enough to exercise retries. */
-export const FAST_PROVISIONING = {
+const FAST_PROVISIONING = {
   PROVISIONING_BACKOFF_BASE_MS: '50',
   PROVISIONING_BACKOFF_MAX_MS: '1000',
   PROVISIONING_POLL_INTERVAL_MS: '200',
@@ -41,7 +41,7 @@ export function athsProcessEnv(databaseUrl: string | undefined, crmsUrl: string)
   };
 }
 
-export const FAST_STATUS_SYNC = {
+const FAST_STATUS_SYNC = {
   STATUS_SYNC_BACKOFF_BASE_MS: '50',
   STATUS_SYNC_BACKOFF_MAX_MS: '1000',
   STATUS_SYNC_POLL_INTERVAL_MS: '200',
@@ -185,7 +185,7 @@ export class ProvisioningSystem {
     const ms = performance.now() - started;
     const payload = await json(response);
     if (response.status !== 201) throw new Error(`register: ${response.status} ${JSON.stringify(payload)}`);
-    return { userId: payload.data.user._id as string, email: body.email as string, accessToken: payload.data.accessToken as string, ms, body };
+    return { userId: payload.data.user._id as string, email: body.email, accessToken: payload.data.accessToken as string, ms, body };
   }
 
   async adminToken(): Promise<string> {
@@ -201,7 +201,7 @@ export class ProvisioningSystem {
       body: JSON.stringify({ email, password: PASSWORD }),
     });
     this.adminTokenValue = (await json(response)).data.accessToken as string;
-    return this.adminTokenValue!;
+    return this.adminTokenValue;
   }
 
   /** An ATHS request with the administrator's bearer token. */

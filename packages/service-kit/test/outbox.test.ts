@@ -291,7 +291,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     // d = min(100, 40 × 2^(n−1)); delay = d × (1 − 0.4 × 0.25) = 0.9 d
     const expected: Record<number, number> = { 1: 36, 2: 72, 3: 90 };
     for (const [attempt, delay] of delays) {
-      if (expected[attempt] !== undefined) expect(Math.abs(delay - expected[attempt]!)).toBeLessThanOrEqual(2);
+      if (expected[attempt] !== undefined) expect(Math.abs(delay - expected[attempt])).toBeLessThanOrEqual(2);
     }
     expect(delays.size).toBeGreaterThan(0);
     expect(w.targetFailing).toBe(true);
@@ -440,8 +440,8 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     };
     // On PostgreSQL each worker has its own connection pool, as two processes would.
     const second = driver === 'postgres' ? await open(testDb.url) : handle;
-    const a = worker({ t: handler }, { concurrency: 6, listen: handle.listen });
-    const b = worker({ t: handler }, { concurrency: 6, db: second.db, listen: second.listen });
+    const a = worker({ t: handler }, { concurrency: 6, listen: handle.listen.bind(handle) });
+    const b = worker({ t: handler }, { concurrency: 6, db: second.db, listen: second.listen.bind(second) });
     try {
       await Promise.all([a.start(), b.start()]);
       // Writes of one key happen one after the other (as a user's changes do); keys interleave freely.
@@ -464,7 +464,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
   });
 
   it('wakes on NOTIFY from another instance’s commit, without a nudge or a tick', async () => {
-    const w = worker({ t: async () => delivered() }, { pollIntervalMs: 600_000, listen: handle.listen });
+    const w = worker({ t: async () => delivered() }, { pollIntervalMs: 600_000, listen: handle.listen.bind(handle) });
     await w.start();
     await w.idle();
     const started = Date.now();

@@ -28,7 +28,7 @@ describe.each(testDatabaseDrivers())('ATHS auth flows on %s', (driver) => {
     const { user, accessToken, refreshToken, expiresIn } = json.data;
     expect(user).toEqual({
       _id: expect.stringMatching(/^[0-9a-f]{24}$/),
-      email: (body.email as string).trim().toLowerCase(),
+      email: body.email.trim().toLowerCase(),
       fullName: 'Ada Lovelace',
       contactNumber: '+44 20 7946 0000',
       address: { street: null, city: 'London', state: null, zipCode: null, country: null },

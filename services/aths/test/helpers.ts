@@ -158,7 +158,7 @@ export async function register(app: AthsApp, overrides: Record<string, unknown> 
   const res = await app.inject({ method: 'POST', url: '/api/auth/register', payload: body });
   if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
   const data = res.json().data as { user: { _id: string; email: string; role: string }; accessToken: string; refreshToken: string };
-  return { ...data, email: body.email as string, password: body.password as string };
+  return { ...data, email: body.email, password: body.password };
 }
 
 export async function login(app: AthsApp, email: string, password = PASSWORD) {

@@ -21,10 +21,9 @@ class CuttingProxy {
   ) {}
 
   static async start(target: { host: string; port: number }): Promise<CuttingProxy> {
-    let proxy!: CuttingProxy;
     const server = createServer((client) => proxy.relay(client, connect(target.port, target.host)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new CuttingProxy(server, (server.address() as AddressInfo).port);
+    const proxy = new CuttingProxy(server, (server.address() as AddressInfo).port);
     return proxy;
   }
 

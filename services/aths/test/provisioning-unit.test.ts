@@ -201,7 +201,7 @@ describe.each(testDatabaseDrivers())('provisioning hooks and wiring on %s', (dri
     const logs: string[] = [];
     const logger = createLogger({ service: 'aths', level: 'warn', pretty: false });
     const capture = logger.child({});
-    capture.warn = ((text: string) => void logs.push(text)) as never;
+    capture.warn = ((text: string) => void logs.push(text));
     for (const env of [{}, { CRMS_BASE_URL: 'http://127.0.0.1:1', PROVISIONING_ENABLED: 'false' }]) {
       const config = loadAthsConfig({ NODE_ENV: 'test', SERVICE_API_KEYS: 'k', ...env });
       const provisioning = createCustomerProvisioning({ config, database, logger: capture, metrics: new Registry() });

@@ -232,10 +232,10 @@ describe.each(combinations)('ATHS rate limits on %s with the %s store', (driver,
 
   it('limits current-password checks per IP across users', async () => {
     const [a, b, c] = await Promise.all([signUp(), signUp(), signUp()]);
-    for (const token of [a!, a!, b!, b!, c!]) expect((await change(token, '10.7.0.1')).statusCode).toBe(401);
-    expect429(await closeAccount(c!, '10.7.0.1'));
-    expect429(await change(c!, '10.7.0.1'));
+    for (const token of [a, a, b, b, c]) expect((await change(token, '10.7.0.1')).statusCode).toBe(401);
+    expect429(await closeAccount(c, '10.7.0.1'));
+    expect429(await change(c, '10.7.0.1'));
     // c has used one check of three: from another address it is still answered.
-    expect((await change(c!, '10.7.0.2')).statusCode).toBe(401);
+    expect((await change(c, '10.7.0.2')).statusCode).toBe(401);
   });
 });

@@ -32,7 +32,7 @@ describe('CRMS administrator account check', () => {
   const lookupsOf = (claims: AccessClaims) => aths.requests.filter((request) => request.url === `/api/internal/user/${claims.userId}`).length;
 
   it('remembers at most maxEntries administrators, forgetting the least recently fetched', async () => {
-    const check = createAdminAccountCheck({ getUser: client.getUser, ttlMs: 60_000, maxStaleMs: 60_000, logger, metrics: new Registry(), maxEntries: 2 });
+    const check = createAdminAccountCheck({ getUser: (userId) => client.getUser(userId), ttlMs: 60_000, maxStaleMs: 60_000, logger, metrics: new Registry(), maxEntries: 2 });
     const [a, b, c] = [administrator(), administrator(), administrator()];
     for (const claims of [a, b, a, b]) expect(await check(claims)).toBe(true);
     expect([lookupsOf(a), lookupsOf(b)]).toEqual([1, 1]);
@@ -44,7 +44,7 @@ describe('CRMS administrator account check', () => {
 
   it('with a TTL of 0 asks ATHS every time; ATHS answering 503 serves the last answer until maxStaleMs, then 503', async () => {
     const metrics = new Registry();
-    const check = createAdminAccountCheck({ getUser: client.getUser, ttlMs: 0, maxStaleMs: 300, logger, metrics });
+    const check = createAdminAccountCheck({ getUser: (userId) => client.getUser(userId), ttlMs: 0, maxStaleMs: 300, logger, metrics });
     const admin = administrator();
     expect(await check(admin)).toBe(true);
     expect(await check(admin)).toBe(true);

@@ -75,7 +75,7 @@ describe.each(testDatabaseDrivers())('CRMS internal API on %s', (driver) => {
       expect(bodies.filter((body) => body.message === 'Customer already exists')).toHaveLength(99);
       expect(new Set(bodies.map((body) => body.data.customerId)).size).toBe(1);
       const rows = await h.database.db.execute(`select count(*)::int as n from customers where user_id = '${input.userId}'` as never);
-      expect((rows as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(1);
+      expect((rows as { rows: { n: number }[] }).rows[0]!.n).toBe(1);
     });
 
     it('does not treat email as a uniqueness key', async () => {

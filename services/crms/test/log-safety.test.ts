@@ -27,7 +27,7 @@ describe.each(testDatabaseDrivers())('CRMS logs on %s', (driver) => {
       fullName: `Jane ${secret('Surname')}`,
       contactNumber: `+44${Math.floor(Math.random() * 1e10).toString().padStart(10, '7')}`,
     });
-    secrets.push(input.contactNumber as string);
+    secrets.push(input.contactNumber);
     const res = await createCustomer(h.app, input);
     expect(res.statusCode).toBe(500);
     expect(res.json().message).toBe('Failed to create customer record');

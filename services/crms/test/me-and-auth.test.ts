@@ -24,7 +24,7 @@ describe.each(testDatabaseDrivers())('CRMS bearer tokens and /me on %s', (driver
   async function provisionedCustomer() {
     const input = customerInput({ email: `c${Date.now()}@example.com` });
     const created = (await createCustomer(h.app, input)).json().data;
-    return { userId: input.userId as string, customerId: created.customerId as string, token: await h.customerToken(input.userId as string) };
+    return { userId: input.userId, customerId: created.customerId as string, token: await h.customerToken(input.userId) };
   }
 
   describe('token checks', () => {

@@ -79,7 +79,7 @@ describe.each(testDatabaseDrivers())('CRMS → ATHS user.status delivery on %s',
   it('can be left to other instances (STATUS_SYNC_ENABLED=false): queues, does not deliver', async () => {
     const warnings: string[] = [];
     const logger = createLogger({ service: 'crms', level: 'silent', pretty: false });
-    logger.warn = ((text: string) => void warnings.push(text)) as never;
+    logger.warn = ((text: string) => void warnings.push(text));
     const sync = createUserStatusSync({ config: { ...config(), STATUS_SYNC_ENABLED: false }, database, logger, metrics: new Registry() });
     await sync.start();
     expect(sync.deliver).toBe(false);

@@ -84,7 +84,7 @@ export interface FuzzOptions {
 }
 
 /** Sends `requests` malformed requests spread evenly over every documented route and checks each answer. */
-export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
+async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
   const started = Date.now();
   const document = await fetchOpenApi(options.baseUrl);
   const routes = routesOf(document);
@@ -144,7 +144,7 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
       bodyPreview: text.slice(0, 300),
     };
     if (!group) groups.set(groupKey, { route: request.route, status, problem, count: 1, example: finding });
-    if (kept[kind]! <= keep) report.findings.push(finding);
+    if (kept[kind] <= keep) report.findings.push(finding);
   };
 
   const pool = new Pool(options.baseUrl, { connections: options.concurrency ?? 16, keepAliveTimeout: 10_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
@@ -157,7 +157,7 @@ export async function fuzzService(options: FuzzOptions): Promise<FuzzReport> {
       let text = '';
       try {
         const response = await pool.request({
-          method: request.method as 'GET',
+          method: request.method,
           path: request.path,
           headers: request.headers,
           body: request.body,

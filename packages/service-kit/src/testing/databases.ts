@@ -9,7 +9,7 @@ export function testDatabaseDrivers(): DatabaseDriver[] {
 
 export interface TestDatabase {
   url: string;
-  drop(): Promise<void>;
+  drop: () => Promise<void>;
 }
 
 /**

@@ -11,7 +11,7 @@ export function logCapture(service: string) {
     /** Every value that must appear in no line. */
     secrets,
     /** A value no other test uses, starting with `label`, added to `secrets`. */
-    secret(label: string): string {
+    secret: (label: string): string => {
       const value = `${label}${Math.random().toString(36).slice(2, 12)}`;
       secrets.push(value);
       return value;
