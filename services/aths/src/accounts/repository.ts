@@ -5,7 +5,7 @@ import type { NewRefreshToken } from '../sessions/repository.ts';
 import type { NewUser } from '../users/repository.ts';
 import type { UserRow } from '../users/schema.ts';
 
-export interface NewAccountTokens {
+interface NewAccountTokens {
   refresh?: NewRefreshToken | undefined;
   verification?: NewOneTimeToken | undefined;
 }
