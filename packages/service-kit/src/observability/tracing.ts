@@ -37,10 +37,12 @@ export function tracingSettings(env: NodeJS.ProcessEnv = process.env): TracingSe
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const disabled = env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL || env.OTEL_EXPORTER_OTLP_PROTOCOL || 'http/protobuf').trim();
-  if (!(PROTOCOLS as readonly string[]).includes(protocol)) {
+  const enabled = Boolean(endpoint) && !disabled;
+  // Checked only when on: a variable meant for another process does not stop a service that does not trace.
+  if (enabled && !(PROTOCOLS as readonly string[]).includes(protocol)) {
     throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL: "${protocol}" is not supported (use ${PROTOCOLS.join(' or ')})`);
   }
-  return { enabled: Boolean(endpoint) && !disabled, protocol: protocol as Protocol };
+  return { enabled, protocol: protocol as Protocol };
 }
 
 interface ServiceTracing {
