@@ -32,11 +32,16 @@ await (await PGlite.create(process.env.PGLITE_INITDB_DIR)).close();`;
       env: { ...process.env, PGLITE_INITDB_DIR: building },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    // This process exiting first (a signal, the other service failing) ends the initdb too.
+    const killChild = () => child.kill();
+    process.once('exit', killChild);
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', fail);
-    child.once('exit', (code, signal) =>
-      code === 0 ? done() : fail(new Error(`initdb of ${directory} failed (${signal ?? `exit code ${code}`}): ${stderr.trim().slice(-2000)}`)),
-    );
+    child.once('exit', (code, signal) => {
+      process.off('exit', killChild);
+      if (code === 0) done();
+      else fail(new Error(`initdb of ${directory} failed (${signal ?? `exit code ${code}`}): ${stderr.trim().slice(-2000)}`));
+    });
   });
   if (existsSync(directory)) rmdirSync(directory);
   renameSync(building, directory);
