@@ -15,7 +15,7 @@ interface SyncStatusBody {
  * load CRMS), until no provisioning message created before `cutoff` (epoch ms; default: any) is still pending.
  * Resolves with the elapsed time, or undefined on timeout or when the endpoint is not there.
  */
-export async function waitForOutboxDrained(
+async function waitForOutboxDrained(
   cluster: Cluster,
   timeoutMs: number,
   cutoff = Number.POSITIVE_INFINITY,

@@ -54,7 +54,7 @@ export interface Sample {
 }
 
 /** Nearest-rank percentile of sorted values (q in 0..1). */
-export function percentile(sorted: readonly number[], q: number): number {
+function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank]!;

@@ -1,6 +1,6 @@
 /** Markdown for docs/benchmarks.md: the machine, the commands, and one section per scenario. */
 import { execFileSync } from 'node:child_process';
-import { cpus, freemem, loadavg, release, totalmem, type } from 'node:os';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
 
 export interface MachineInfo {
   cpuModel: string;
@@ -181,5 +181,3 @@ export function renderReport(input: ReportInput): string {
   }
   return `${out.join('\n').trim()}\n`;
 }
-
-export const freeMemoryMb = () => Math.round(freemem() / 1024 / 1024);

@@ -38,7 +38,7 @@ export interface ChaosRun {
   audit: Audit | undefined;
 }
 
-export async function runChaos(cluster: Cluster, options: ChaosOptions): Promise<ChaosRun> {
+async function runChaos(cluster: Cluster, options: ChaosOptions): Promise<ChaosRun> {
   if (!cluster.proxy || !cluster.aths) throw new Error('chaos needs ATHS and the fault proxy');
   const tag = runTag('chaos');
   cluster.proxy.failureRate = options.failureRate;

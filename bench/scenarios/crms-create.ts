@@ -51,7 +51,7 @@ export interface CrmsCreateMeasurement {
   floor: LoadResult[];
 }
 
-export async function measureCrmsCreate(context: ScenarioContext, driver: Driver): Promise<CrmsCreateMeasurement> {
+async function measureCrmsCreate(context: ScenarioContext, driver: Driver): Promise<CrmsCreateMeasurement> {
   // Many short alternating rounds rather than a few long ones: on a shared VM the CPU's speed drifts over tens of
   // seconds, and short alternation puts the endpoint and its floor under the same drift.
   const durationMs = seconds(context, 5, 2);

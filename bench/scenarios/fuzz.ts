@@ -10,7 +10,7 @@ const statusList = (statuses: Record<string, number>) =>
     .map(([status, n]) => `${status === '0' ? 'no answer' : status}: ${n}`)
     .join(', ');
 
-export function fuzzBlocks(driver: Driver, reports: FuzzReport[]): string[] {
+function fuzzBlocks(driver: Driver, reports: FuzzReport[]): string[] {
   const blocks: string[] = [];
   blocks.push(
     table(

@@ -46,7 +46,7 @@ export async function warmUpRegistrations(cluster: Cluster, count = 16): Promise
   await registerMany(cluster, runTag('warm'), count);
 }
 
-export async function runOutage(cluster: Cluster, options: OutageOptions): Promise<OutageRun> {
+async function runOutage(cluster: Cluster, options: OutageOptions): Promise<OutageRun> {
   const tag = runTag('outage');
   const registered: { userId: string; at: number }[] = [];
   let t0 = 0;

@@ -53,7 +53,7 @@ async function createdAtOf(cluster: Cluster, userIds: string[]): Promise<Map<str
   return out;
 }
 
-export async function measureLag(cluster: Cluster, rate: number, durationMs: number): Promise<LagRun> {
+async function measureLag(cluster: Cluster, rate: number, durationMs: number): Promise<LagRun> {
   const tag = runTag(`lag${rate}`);
   const received = new Map<string, number>();
   const load = await openLoop({

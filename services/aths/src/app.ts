@@ -53,7 +53,7 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.m
 export const MIGRATIONS_TABLE = '__aths_migrations';
 /** Where ATHS keeps its PGlite data when DATABASE_URL is unset: `<repository root>/data/aths`, whatever the working
  * directory (npm runs workspace scripts inside services/aths; `npm start`, `start:aths` and the CLI must agree). */
-export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/aths', import.meta.url));
+const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/aths', import.meta.url));
 
 export const VERSION = (() => {
   try {

@@ -16,7 +16,7 @@ import { passwordProblem } from './users/password-rule.ts';
 /**
  * A duration: plain seconds (`1800`) or a number with a unit (`30s`, `30m`, `12h`, `7d`). Parsed to seconds.
  */
-export function durationSeconds(fallback: string) {
+function durationSeconds(fallback: string) {
   return z
     .string()
     .optional()
@@ -42,7 +42,7 @@ const optionalText = z
   .optional()
   .transform((value) => (value && value.trim().length > 0 ? value.trim() : undefined));
 
-export const athsEnvSchema = baseEnvSchema.extend({
+const athsEnvSchema = baseEnvSchema.extend({
   PORT: envInteger(5001, 0),
   SERVICE_API_KEYS: csvList,
   CRMS_BASE_URL: optionalText.pipe(z.url().optional()),

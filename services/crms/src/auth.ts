@@ -15,7 +15,7 @@ export interface AthsKeySetOptions {
   maxStaleMs?: number;
 }
 
-export function jwksUrl(athsBaseUrl: string): URL {
+function jwksUrl(athsBaseUrl: string): URL {
   return new URL(`${athsBaseUrl.replace(/\/+$/, '')}/.well-known/jwks.json`);
 }
 
@@ -23,7 +23,7 @@ export function jwksUrl(athsBaseUrl: string): URL {
  * ATHS's public keys over HTTP, cached (refetched on an unknown `kid`). When the key set cannot be fetched (ATHS
  * down, timing out or answering garbage) the request answers 503 rather than 401: the token may be perfectly good.
  */
-export function athsKeySet(options: AthsKeySetOptions): JWTVerifyGetKey {
+function athsKeySet(options: AthsKeySetOptions): JWTVerifyGetKey {
   // jose records every successful fetch here (`uat` = when, `jwks` = what).
   const cache = {} as Partial<ExportedJWKSCache>;
   const remote = createRemoteJWKSet(jwksUrl(options.athsBaseUrl), {

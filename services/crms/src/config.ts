@@ -2,12 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { baseEnvSchema, corsOrigins, envInteger, loadConfig, outboxEnvShape, requireSecrets } from '@shop/service-kit';
 import { z } from 'zod';
 
-/** The repository root (services/crms/src → ../../..), so that the default data directory does not depend on cwd. */
-export const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Where CRMS keeps its PGlite data when DATABASE_URL is unset: `<repository root>/data/crms`. */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../../data/crms', import.meta.url));
 
-export const crmsEnvSchema = baseEnvSchema.extend({
+const crmsEnvSchema = baseEnvSchema.extend({
   PORT: envInteger(5002, 0),
   ATHS_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:5001'),
   ATHS_SERVICE_API_KEY: z.string().optional(),

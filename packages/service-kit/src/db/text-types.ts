@@ -5,7 +5,7 @@ import pg from 'pg';
  * The result types drizzle reads as raw text and decodes itself (timestamp, timestamptz, interval, date, and the
  * arrays numeric[], timestamp[], timestamptz[], interval[], date[]): what both drivers' sessions in drizzle-orm set.
  */
-export const DRIZZLE_TEXT_TYPES: readonly number[] = [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182];
+const DRIZZLE_TEXT_TYPES: readonly number[] = [1114, 1184, 1186, 1082, 1231, 1115, 1185, 1187, 1182];
 
 const asText = (value: string) => value;
 

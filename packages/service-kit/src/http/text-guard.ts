@@ -8,7 +8,7 @@ import { HttpError } from './envelope.ts';
  * being silently rewritten to U+FFFD: U+0000, unpaired UTF-16 surrogates, and request bodies that are not UTF-8.
  * Why and what each driver would do otherwise: docs/aths.md ("Text the services refuse").
  */
-export const TEXT_PROBLEMS = {
+const TEXT_PROBLEMS = {
   nul: 'must not contain the NUL character (\\u0000)',
   surrogate: 'must not contain unpaired surrogate characters (\\uD800-\\uDFFF)',
 } as const;
@@ -28,7 +28,7 @@ function problemOf(text: string): TextProblem | undefined {
 }
 
 /** Where the first string (or key) holding U+0000 or a lone surrogate is in a parsed value; walks at most 100,000 nodes. */
-export function unstorableTextAt(value: unknown): TextProblemAt | undefined {
+function unstorableTextAt(value: unknown): TextProblemAt | undefined {
   interface Node {
     value: unknown;
     key: string | undefined;

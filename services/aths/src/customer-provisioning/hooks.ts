@@ -14,9 +14,9 @@ const profileOf = (user: UserRecord): ProfilePayload => ({
   contactNumber: user.contactNumber,
 });
 
-export const createMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.create, key: user.id, payload: profileOf(user) });
-export const updateMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.update, key: user.id, payload: profileOf(user) });
-export const statusMessage = (user: UserRecord, customerStatus: CustomerStatus): OutboxMessageInput => ({
+const createMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.create, key: user.id, payload: profileOf(user) });
+const updateMessage = (user: UserRecord): OutboxMessageInput => ({ topic: TOPICS.update, key: user.id, payload: profileOf(user) });
+const statusMessage = (user: UserRecord, customerStatus: CustomerStatus): OutboxMessageInput => ({
   topic: TOPICS.status,
   key: user.id,
   payload: { ...profileOf(user), customerStatus } satisfies StatusPayload,

@@ -23,11 +23,8 @@ import type { SyncStatus } from './dto.ts';
 import { registerCustomerSyncRoutes } from './routes.ts';
 import { customerOutbox } from './schema.ts';
 
-export { customerOutbox } from './schema.ts';
-export { reconcileCustomers } from './reconcile.ts';
-
 /** The prefix of the provisioning variables (PROVISIONING_ENABLED, PROVISIONING_CONCURRENCY, …; see the kit's outboxEnvShape). */
-export const PROVISIONING_ENV_PREFIX = 'PROVISIONING';
+const PROVISIONING_ENV_PREFIX = 'PROVISIONING';
 
 export interface CustomerProvisioningOptions {
   /** Deliver from this process (default: PROVISIONING_ENABLED, and only when CRMS_BASE_URL is set). The CLI turns it off. */

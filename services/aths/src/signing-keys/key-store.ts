@@ -4,7 +4,7 @@ import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, 
 import { ACCESS_TOKEN_TYP, ACCESS_TOKEN_USE, type AccessClaims, type Database, type Logger } from '@shop/service-kit';
 import { signingKeys, type SigningKeyRow } from './schema.ts';
 
-export const SIGNING_ALGORITHM = 'EdDSA';
+const SIGNING_ALGORITHM = 'EdDSA';
 
 export interface KeyStoreOptions {
   issuer: string;

@@ -1,7 +1,4 @@
 /** The contract's password rule: 8–128 characters with a lower-case letter, an upper-case letter and a digit. */
-export const PASSWORD_RULE_MESSAGE =
-  'must be 8 to 128 characters and contain at least one lower-case letter, one upper-case letter and one digit';
-
 export function passwordProblem(password: string): string | null {
   if (password.length < 8) return 'must be at least 8 characters';
   if (password.length > 128) return 'must be at most 128 characters';

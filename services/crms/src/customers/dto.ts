@@ -10,20 +10,20 @@ import { CUSTOMER_STATUSES, CUSTOMER_TYPES } from './schema.ts';
 // by the kit (a 400 naming the field), so the rules below need not repeat it.
 
 /** The integration guide only asks for ≥ 1 character; 255 keeps a hostile value from overflowing the unique index. */
-export const userIdField = z.string().min(1).max(255);
+const userIdField = z.string().min(1).max(255);
 /** Valid address, trimmed, stored lower-case (not a uniqueness key in CRMS). */
-export const emailField = z.string().trim().toLowerCase().email().max(254);
+const emailField = z.string().trim().toLowerCase().email().max(254);
 /** A name an administrator types: the kit's rule, the one ATHS applies (no control or invisible formatting characters). */
-export const fullNameField = personNameSchema;
+const fullNameField = personNameSchema;
 /**
  * The name in ATHS's copy of a user (internal create and profile sync, repair on read): length only, so that a name
  * ATHS stored before the name rule existed still reaches CRMS instead of dead-lettering the customer (docs/crms.md).
  */
-export const mirroredFullNameField = z.string().trim().min(2).max(100);
+const mirroredFullNameField = z.string().trim().min(2).max(100);
 /** The integration guide's rule: 10–20 characters (after trimming), no character class imposed. */
-export const contactNumberField = z.string().trim().min(10).max(20);
-export const customerStatusField = z.enum(CUSTOMER_STATUSES);
-export const customerTypeField = z.enum(CUSTOMER_TYPES);
+const contactNumberField = z.string().trim().min(10).max(20);
+const customerStatusField = z.enum(CUSTOMER_STATUSES);
+const customerTypeField = z.enum(CUSTOMER_TYPES);
 
 export const customerIdParams = z.object({ customerId: objectIdSchema });
 export const userIdParams = z.object({ userId: userIdField });
@@ -113,7 +113,7 @@ export type ProfileSyncInput = z.output<typeof profileSyncBody>;
 
 /** Any JSON object (the kit has already refused keys and strings jsonb cannot store); requests and responses alike. */
 const jsonObject = z.record(z.string(), z.unknown());
-export const MAX_TAGS = 50;
+const MAX_TAGS = 50;
 
 export const updateCustomerBody = z
   .object({
@@ -151,7 +151,7 @@ export const noteBody = z
     }
   });
 
-export const SORT_FIELDS = ['customerSince', 'createdAt', 'totalOrders', 'totalOrderValue', 'lastOrderDate', 'fullName'] as const;
+const SORT_FIELDS = ['customerSince', 'createdAt', 'totalOrders', 'totalOrderValue', 'lastOrderDate', 'fullName'] as const;
 export type SortField = (typeof SORT_FIELDS)[number];
 
 export const listQuery = paginationQuery.extend({
@@ -171,7 +171,7 @@ export const searchQuery = paginationQuery.extend({
 // Responses (also the serializers: keys in this order, dates as ISO strings)
 // ---------------------------------------------------------------------------------------------------------------
 
-export const noteSchema = z.object({ note: z.string(), addedBy: z.string(), addedAt: z.string() });
+const noteSchema = z.object({ note: z.string(), addedBy: z.string(), addedAt: z.string() });
 
 /** The statistics fields, in the order both the record and GET /me/statistics use. */
 const statisticsShape = {
@@ -208,7 +208,7 @@ export const customerRecordSchema = z.object({
 export type CustomerRecord = z.output<typeof customerRecordSchema>;
 
 /** List items: the record minus notes, preferences and metadata. */
-export const customerListItemSchema = z.object({
+const customerListItemSchema = z.object({
   ...listItemShape,
   tags: z.array(z.string()),
   createdAt: z.string(),
@@ -217,7 +217,7 @@ export const customerListItemSchema = z.object({
 export type CustomerListItem = z.output<typeof customerListItemSchema>;
 export const customerListSchema = listSchema(customerListItemSchema);
 
-export const statusChangeSchema = z.object({
+const statusChangeSchema = z.object({
   previousStatus: customerStatusField,
   status: customerStatusField,
   reason: z.string().nullable(),

@@ -17,11 +17,9 @@ import type { CustomerStatus } from '../customers/schema.ts';
 import { createAthsStatusClient } from './aths-status-client.ts';
 import { userStatusOutbox } from './schema.ts';
 
-export { userStatusOutbox } from './schema.ts';
-
-export const USER_STATUS_TOPIC = 'user.status';
+const USER_STATUS_TOPIC = 'user.status';
 /** The prefix of the variables (STATUS_SYNC_ENABLED, STATUS_SYNC_CONCURRENCY, …; see the kit's outboxEnvShape). */
-export const STATUS_SYNC_ENV_PREFIX = 'STATUS_SYNC';
+const STATUS_SYNC_ENV_PREFIX = 'STATUS_SYNC';
 
 export interface UserStatusPayload {
   userId: string;
