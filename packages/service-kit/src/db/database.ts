@@ -176,6 +176,6 @@ async function openPglite(location: string, migrationConfig: Parameters<typeof m
 
 /** Rows of a raw statement, the same on both drivers. */
 export async function rowsOf<T>(executor: Executor, query: ReturnType<typeof sql>): Promise<T[]> {
-  const result = (await executor.execute(query)) as unknown as { rows: T[] };
+  const result = (await executor.execute(query)) as { rows: T[] };
   return result.rows;
 }
