@@ -6,7 +6,7 @@
 import { ObjectId } from 'bson';
 import { uniqueEmail } from '@shop/service-kit/testing';
 import { ATHS_ENTRY, serviceExists, startCluster, type Cluster, type Driver } from '../../tests/support/cluster.ts';
-import { httpTarget, type HttpTarget } from '../../tests/support/http.ts';
+import type { HttpTarget } from '../../tests/support/http.ts';
 import { OtlpReceiver } from '../../tests/support/otlp-receiver.ts';
 import { PASSWORD } from '../../tests/support/system.ts';
 import { closedLoop, fmt, type LoadResult } from '../lib/load.ts';

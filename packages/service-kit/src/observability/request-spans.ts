@@ -22,7 +22,7 @@ export function installRequestSpans(app: App, service: string): void {
       const spanContext = contexts.get(request);
       return spanContext ? context.with(spanContext, handler, this, request, reply) : handler.call(this, request, reply);
     };
-    route.handler = traced as typeof route.handler;
+    route.handler = traced;
   });
 
   app.addHook('onRequest', (request, _reply, done) => {
