@@ -59,7 +59,6 @@ const dateOrNull = z.iso
   .nullable();
 
 export const COUNTERS = ['totalOrders', 'totalOrderValue', 'totalComplaints', 'openComplaints'] as const;
-export type Counter = (typeof COUNTERS)[number];
 
 export const statisticsBody = z
   .object({

@@ -8,5 +8,3 @@ export function createAthsStatusClient(options: ServiceClientOptions) {
     },
   }));
 }
-
-export type AthsStatusClient = ReturnType<typeof createAthsStatusClient>;
