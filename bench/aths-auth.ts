@@ -103,7 +103,7 @@ const processCpuMs = () => {
 };
 
 /** user + system CPU of a process from /proc (Linux), in ms. */
-function procCpuMs(pid: number): number {
+export function procCpuMs(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
