@@ -70,8 +70,14 @@ export function loggerOptions(settings: LoggerSettings): LoggerOptions {
   };
 }
 
+let prettyDestination: pino.DestinationStream | undefined;
+
 export function createLogger(settings: LoggerSettings): Logger {
-  return pino(loggerOptions(settings));
+  const { transport, ...options } = loggerOptions(settings);
+  if (!transport) return pino(options);
+  // One pretty-printing worker thread per process, however many services log through it (npm start runs two).
+  prettyDestination ??= pino.transport(transport as pino.TransportSingleOptions);
+  return pino(options, prettyDestination);
 }
 
 export type { Logger };
