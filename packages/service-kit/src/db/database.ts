@@ -13,9 +13,9 @@ import { listenWithReconnect } from './listener.ts';
 import { leasePglite, PGLITE_START_PARAMS, type PgliteLease } from './pglite-instances.ts';
 import { pgliteTextParsers } from './text-types.ts';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any service's schema (drizzle's own default)
 export type Database = PgDatabase<PgQueryResultHKT, any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same for a transaction
 export type Transaction = PgTransaction<PgQueryResultHKT, any, any>;
 /** What repositories accept: the database itself or a transaction the caller opened. */
 export type Executor = Database | Transaction;

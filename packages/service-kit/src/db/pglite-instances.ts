@@ -57,7 +57,7 @@ const byDirectory = new Map<string, Shared>();
 export interface PgliteLease {
   client: PGlite;
   /** Closes the instance once every holder of this directory has released it. */
-  release(): Promise<void>;
+  release: () => Promise<void>;
 }
 
 /**

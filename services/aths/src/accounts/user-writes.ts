@@ -41,8 +41,7 @@ export function cleanAddress(address: Address | undefined): Address {
 /** 409 unless another active Administrator remains; locks the Administrators' rows so two such writes cannot both pass. */
 export async function assertAnotherActiveAdmin(tx: Executor, userId: string, action: string): Promise<void> {
   const adminIds = await repo.lockAdministrators(tx);
-  const others = await Promise.all(adminIds.filter((id) => id !== userId).map((id) => repo.isUserActive(tx, id)));
-  if (!others.some(Boolean)) {
-    throw conflict(`Cannot ${action} the last Administrator`, 'userId', `At least one active Administrator must remain`);
-  }
+  // One query at a time: a transaction is one connection (pg deprecates queueing queries on a busy client).
+  for (const id of adminIds) if (id !== userId && (await repo.isUserActive(tx, id))) return;
+  throw conflict(`Cannot ${action} the last Administrator`, 'userId', `At least one active Administrator must remain`);
 }
