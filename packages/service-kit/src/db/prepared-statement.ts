@@ -33,24 +33,26 @@ function querySummary(text: string): string {
 }
 
 /** The statements PREPAREd on each PGlite instance (one session: they last as long as it). */
-const preparedOn = new WeakMap<PGlite, Map<string, { text: string; ready: Promise<unknown> }>>();
+type Prepared = Map<string, { text: string; ready: Promise<unknown> }>;
+const preparedOn = new WeakMap<PGlite, Prepared>();
 
 /** A value as a quoted literal (pg's escapeLiteral), typed by the statement's parameter, as query() would send it. */
 function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
-  if (typeof value === 'object') return pg.escapeLiteral(JSON.stringify(value));
-  return pg.escapeLiteral(String(value as string | number | boolean | bigint));
+  if (typeof value === 'string') return pg.escapeLiteral(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return pg.escapeLiteral(value.toString());
+  return pg.escapeLiteral(JSON.stringify(value));
 }
 
 /** On PGlite (no named statements in its API): SQL PREPARE once, then EXECUTE through exec(), half query()'s CPU. */
 function pgliteStatement<Row>(client: PGlite, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
   let statements = preparedOn.get(client);
-  if (!statements) preparedOn.set(client, (statements = new Map()));
+  if (!statements) preparedOn.set(client, (statements = new Map() as Prepared));
   const known = statements.get(name);
   if (known && known.text !== text) throw new Error(`prepared statement ${name} already exists with another text`);
   const identifier = pg.escapeIdentifier(name);
-  const prepare = (prepared: Map<string, { text: string; ready: Promise<unknown> }>) => {
+  const prepare = (prepared: Prepared) => {
     const ready = client.exec(`PREPARE ${identifier} AS ${text}`);
     prepared.set(name, { text, ready });
     ready.catch(() => prepared.delete(name)); // the next run tries again, and reports the error
@@ -81,7 +83,7 @@ function drizzleOver(tx: PgliteTransaction): Database {
     if (method === 'all') return { rows: (await tx.query(text, params, { rowMode: 'array' })).rows };
     // execute() answers PGlite's whole result ({ rows, affectedRows, fields }), as under drizzle's pglite driver.
     return { rows: (await tx.query(text, params)) as never };
-  }) as unknown as Database;
+  });
 }
 
 const dialect = new PgDialect();
@@ -95,7 +97,7 @@ export async function runStatement<Row = Record<string, unknown>>(executor: Exec
   if (!('$client' in executor)) return rowsOf<Row>(executor, query);
   const { sql: text, params } = dialect.sqlToQuery(query);
   let statements = statementsOf.get(executor);
-  if (!statements) statementsOf.set(executor, (statements = new Map()));
+  if (!statements) statementsOf.set(executor, (statements = new Map<string, (values: unknown[]) => Promise<unknown[]>>()));
   let run = statements.get(text);
   if (!run) {
     run = preparedStatement(executor, `kit_${hash('sha256', text).slice(0, 24)}`, text);
