@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'bson';
 import { freePort, REPO_ROOT, sleep } from '@shop/service-kit/testing';
@@ -92,6 +92,23 @@ interface NpmStart {
   crms: string;
   /** From spawning `npm start` to both services answering /health/ready. */
   readyMs: number;
+  /** CPU the tree used by then (children it waited for, as the initdb process, included): less at the mercy of the machine's load. */
+  cpuMs: number;
+}
+
+/** utime + stime + cutime + cstime of every process of the tree, in ms (clock ticks of 10 ms, Linux's USER_HZ). */
+async function treeCpuMs(root: number): Promise<number> {
+  let ticks = 0;
+  for (const { pid } of await processTree(root)) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10;
 }
 
 /** `npm start` as an operator runs it, on its own ports and data directory (DATA_DIR), so it touches neither ./data nor anything else. */
@@ -108,7 +125,7 @@ async function startNpm(dataDir: string): Promise<NpmStart> {
     env: { ...process.env, DATA_DIR: dataDir, ATHS_PORT: String(athsPort), CRMS_PORT: String(crmsPort), LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false' },
   });
   const [athsMs, crmsMs] = await Promise.all([readyAfter(aths, since, 180_000), readyAfter(crms, since, 180_000)]);
-  return { child, aths, crms, readyMs: Math.max(athsMs!, crmsMs!) };
+  return { child, aths, crms, readyMs: Math.max(athsMs!, crmsMs!), cpuMs: await treeCpuMs(child.pid!) };
 }
 
 /** SIGTERM to the whole process group, SIGKILL after 15 s; resolves once npm has exited. */
@@ -153,6 +170,8 @@ async function measureNpmStart(loadMs: number, settleMs: number, restarts: numbe
   try {
     running = await startNpm(dataDir);
     const fresh = running.readyMs;
+    const freshCpu = running.cpuMs;
+    const loadAtStart = loadavg()[0]!;
     if (!Number.isFinite(fresh)) return 'npm start did not bring both services up within 3 minutes';
     await sleep(settleMs);
     const idle = await treeRss(running.child.pid!);
@@ -172,9 +191,11 @@ async function measureNpmStart(loadMs: number, settleMs: number, restarts: numbe
     running = undefined;
 
     const existing: number[] = [];
+    const existingCpu: number[] = [];
     for (let i = 0; i < restarts; i++) {
       running = await startNpm(dataDir);
       existing.push(running.readyMs);
+      existingCpu.push(running.cpuMs);
       await stopNpm(running.child);
       running = undefined;
     }
@@ -188,11 +209,11 @@ async function measureNpmStart(loadMs: number, settleMs: number, restarts: numbe
     const load = `internal create ${fmt.rate(creates.successThroughput)} req/s, then registrations ${fmt.rate(registrations.successThroughput)}/s, ${loadMs / 1000} s each`;
     rows.push(['`npm start`', '**whole tree**', '', `**${fmt.mb(sum(idle))}**`, `**${fmt.mb(sum(peak))}**`, load]);
     const existingMedian = median(existing);
-    const cold = `\`npm start\` cold start (spawning \`npm start\` to both services answering \`/health/ready\`): ${secs(fresh)} on a new data directory (initdb included); on the existing one: ${existing.map(secs).join(', ')} (median ${secs(existingMedian)}).`;
+    const cold = `\`npm start\` cold start (spawning \`npm start\` to both services answering \`/health/ready\`): ${secs(fresh)} on a new data directory (initdb included), ${secs(freshCpu)} of CPU by then; on the existing one: ${existing.map(secs).join(', ')} (median ${secs(existingMedian)}), using ${existingCpu.map(secs).join(', ')} of CPU. Load average when the first start began: ${loadAtStart.toFixed(1)} on ${cpus().length} cores (wall times stretch with it; CPU time much less).`;
     const summary: SummaryLine[] = [
       { goal: '`npm start` whole process tree idle ≤ 400 MB', measured: `${fmt.mb(sum(idle))} (${idle.length} processes)`, pass: sum(idle) <= 400 * MB },
       { goal: '`npm start` whole process tree under load ≤ 550 MB', measured: `${fmt.mb(sum(peak))} (${load})`, pass: sum(peak) <= 550 * MB },
-      { goal: '`npm start` cold start ≤ 3 s on an existing ./data', measured: `median ${secs(existingMedian)} of ${existing.length}; new ./data ${secs(fresh)} (no goal)`, pass: existingMedian <= 3_000 },
+      { goal: '`npm start` cold start ≤ 3 s on an existing ./data', measured: `median ${secs(existingMedian)} of ${existing.length} (CPU ${secs(median(existingCpu))}, load average ${loadAtStart.toFixed(1)}); new ./data ${secs(fresh)} (no goal)`, pass: existingMedian <= 3_000 },
     ];
     return { rows, cold, summary };
   } finally {
