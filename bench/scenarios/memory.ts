@@ -10,7 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'bson';
 import { freePort, REPO_ROOT, sleep } from '@shop/service-kit/testing';
-import { ATHS_ENTRY, CRMS_ENTRY, serviceExists, type Cluster } from '../../tests/support/cluster.ts';
+import { ATHS_ENTRY, CRMS_ENTRY, serviceExists } from '../../tests/support/cluster.ts';
 import { httpTarget, type HttpTarget } from '../../tests/support/http.ts';
 import { registrationBody, runTag } from '../../tests/support/registrations.ts';
 import { closedLoop, fmt } from '../lib/load.ts';
@@ -125,7 +125,7 @@ async function startNpm(dataDir: string): Promise<NpmStart> {
     env: { ...process.env, DATA_DIR: dataDir, ATHS_PORT: String(athsPort), CRMS_PORT: String(crmsPort), LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false' },
   });
   const [athsMs, crmsMs] = await Promise.all([readyAfter(aths, since, 180_000), readyAfter(crms, since, 180_000)]);
-  return { child, aths, crms, readyMs: Math.max(athsMs!, crmsMs!), cpuMs: await treeCpuMs(child.pid!) };
+  return { child, aths, crms, readyMs: Math.max(athsMs, crmsMs), cpuMs: await treeCpuMs(child.pid!) };
 }
 
 /** SIGTERM to the whole process group, SIGKILL after 15 s; resolves once npm has exited. */

@@ -53,8 +53,9 @@ export interface ServerOptions {
 export async function buildServer(options: ServerOptions): Promise<App> {
   const corsHeaders = corsHeadersFor(options.corsOrigins ?? []);
   const security = await helmetDefaultHeaders();
+  const loggerInstance: FastifyBaseLogger = options.logger; // so that App's logger type is Fastify's own
   const app = Fastify({
-    loggerInstance: options.logger as FastifyBaseLogger,
+    loggerInstance,
     genReqId: requestIdFrom,
     // One line per request (onResponse below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

@@ -58,7 +58,7 @@ export async function startService<A extends App>(options: StartServiceOptions<A
   await startTracing({ service: options.service, version: options.version, logger });
   let waitingFor = 'connecting to the database';
   const gate = await buildStandIn(options, () => waitingFor);
-  let handler: Handler = gate.routing;
+  let handler: Handler = (request, response) => gate.routing(request, response);
   const server = createServer((request, response) => handler(request, response));
   // What Fastify sets on a server of its own: keep-alive longer than common proxies' (which must close first).
   server.keepAliveTimeout = 72_000;

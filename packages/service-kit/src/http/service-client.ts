@@ -55,7 +55,7 @@ export function createServiceClient(options: ServiceClientOptions) {
       // The caller's span (e.g. an outbox delivery attempt) becomes the parent of the other service's request span.
       injectTraceHeaders(headers);
       const response = await pool.request({
-        method: method as 'GET',
+        method,
         path: `${prefix}${path}`,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),

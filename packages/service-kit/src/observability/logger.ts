@@ -44,7 +44,7 @@ function logMethod(this: Logger, args: unknown[], method: LogFn): void {
     const value = args[index];
     if (typeof value === 'string' && value.includes('?')) args[index] = textForLog(value);
   }
-  (method as (...values: unknown[]) => void).apply(this, args);
+  Reflect.apply(method, this, args);
 }
 
 export interface LoggerSettings {
