@@ -108,10 +108,17 @@ const [{ startAths }, { startCrms }] = await Promise.all([import('../services/at
 const running: Array<() => Promise<void>> = [];
 let stopping = false;
 
+let stoppingSince = 0;
+
 /** Stops both services (in-flight requests finish, then the shared database closes), then exits. */
 function stopAll(exitCode: number): void {
-  if (stopping) process.exit(exitCode || 1);
+  // Ctrl-C reaches this process twice (from the terminal, and forwarded by npm): only a later signal means "now".
+  if (stopping) {
+    if (Date.now() - stoppingSince > 2_000) process.exit(exitCode || 1);
+    return;
+  }
   stopping = true;
+  stoppingSince = Date.now();
   setTimeout(() => process.exit(exitCode || 1), 15_000).unref();
   void Promise.allSettled(running.map((stop) => stop())).then((results) =>
     process.exit(results.some((result) => result.status === 'rejected') ? exitCode || 1 : exitCode),
