@@ -69,7 +69,7 @@ const adminPassword = env.ADMIN_PASSWORD ?? secrets.adminPassword;
 const databases = databaseLocations();
 if (databases.legacy) {
   console.warn(
-    `Using the per-service databases of an earlier version (${join(dataDir, 'aths')}, ${join(dataDir, 'crms')}): two embedded ` +
+    `Using the per-service databases of an earlier version, or of the services run alone (${join(dataDir, 'aths')}, ${join(dataDir, 'crms')}): two embedded ` +
       'PostgreSQL instances, about 150 MB more than one. docs/operations.md "Embedded database" says how to move to one.',
   );
 }

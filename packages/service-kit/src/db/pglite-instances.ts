@@ -22,7 +22,12 @@ export async function initPgliteDirectory(directory: string): Promise<void> {
     throw new Error(`${directory} is neither empty nor a PGlite data directory (no PG_VERSION)`);
   }
   mkdirSync(dirname(directory), { recursive: true });
-  const building = join(dirname(directory), `.${basename(directory)}.initdb-${process.pid}`);
+  const prefix = `.${basename(directory)}.initdb-`;
+  // What an initdb interrupted by the end of its process left behind (a live one's belongs to that process).
+  for (const entry of readdirSync(dirname(directory))) {
+    if (entry.startsWith(prefix) && !isRunning(Number(entry.slice(prefix.length)))) rmSync(join(dirname(directory), entry), { recursive: true, force: true });
+  }
+  const building = join(dirname(directory), `${prefix}${process.pid}`);
   rmSync(building, { recursive: true, force: true });
   const code = `import { PGlite } from ${JSON.stringify(import.meta.resolve('@electric-sql/pglite'))};
 await (await PGlite.create(process.env.PGLITE_INITDB_DIR)).close();`;
@@ -45,6 +50,15 @@ await (await PGlite.create(process.env.PGLITE_INITDB_DIR)).close();`;
   });
   if (existsSync(directory)) rmdirSync(directory);
   renameSync(building, directory);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 interface Shared {
