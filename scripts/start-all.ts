@@ -119,6 +119,7 @@ function stopAll(exitCode: number): void {
   }
   stopping = true;
   stoppingSince = Date.now();
+  if (exitCode === 0) console.log('\nStopping ATHS and CRMS…');
   setTimeout(() => process.exit(exitCode || 1), 15_000).unref();
   void Promise.allSettled(running.map((stop) => stop())).then((results) =>
     process.exit(results.some((result) => result.status === 'rejected') ? exitCode || 1 : exitCode),

@@ -23,15 +23,31 @@ describe('graceful shutdown', () => {
     expect(service.logs()).not.toContain('graceful shutdown timed out');
   }, 60_000);
 
-  it('exits at once on a second signal, without waiting for the request in flight', async () => {
+  it('takes a second signal within 2 s as the same request (Ctrl-C under npm arrives twice) and still shuts down gracefully', async () => {
     const service = await ServiceProcess.start({ entry: 'packages/service-kit/test/fixtures/slow-service.ts', env: { LOG_LEVEL: 'info' } });
     const inFlight = fetch(`${service.url}/slow`).then(
       () => 'answered',
       () => 'cut',
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    process.kill(service.pid!, 'SIGTERM');
+    process.kill(service.pid!, 'SIGINT');
     await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(service.pid!, 'SIGINT');
+    expect(await inFlight).toBe('answered');
+    for (let i = 0; i < 100 && service.running; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(service.running).toBe(false);
+    expect(service.logs()).toContain('resources closed');
+  }, 60_000);
+
+  it('exits at once on a signal more than 2 s after the first, without waiting for the request in flight', async () => {
+    const service = await ServiceProcess.start({ entry: 'packages/service-kit/test/fixtures/slow-service.ts', env: { LOG_LEVEL: 'info' } });
+    const inFlight = fetch(`${service.url}/slow?ms=8000`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(service.pid!, 'SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 2_300));
     process.kill(service.pid!, 'SIGTERM');
     expect(await inFlight).toBe('cut');
     for (let i = 0; i < 50 && service.running; i++) await new Promise((resolve) => setTimeout(resolve, 20));

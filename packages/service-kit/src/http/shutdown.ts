@@ -13,14 +13,17 @@ export function closeIdleConnectionsUntilClosed(server: Server): void {
 }
 
 /**
- * On SIGTERM or SIGINT, runs `stop` once, then exits 0 (1 if it fails or takes longer than `graceMs`). A second
- * signal exits at once.
+ * On SIGTERM or SIGINT, runs `stop` once, then exits 0 (1 if it fails or takes longer than `graceMs`). Another
+ * signal more than 2 s later exits at once (Ctrl-C under npm arrives twice: from the terminal and forwarded by npm).
  */
 export function exitOnSignals(logger: FastifyBaseLogger, stop: () => Promise<void>, graceMs: number): void {
-  let closing = false;
+  let closing = 0;
   const shutdown = (signal: string) => {
-    if (closing) process.exit(1);
-    closing = true;
+    if (closing) {
+      if (Date.now() - closing > 2_000) process.exit(1);
+      return;
+    }
+    closing = Date.now();
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error('graceful shutdown timed out');
@@ -35,6 +38,6 @@ export function exitOnSignals(logger: FastifyBaseLogger, stop: () => Promise<voi
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
