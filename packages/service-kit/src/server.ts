@@ -92,17 +92,22 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   // JSON bodies that are not UTF-8, and U+0000 or lone surrogates anywhere in path, query or body: a 400 naming where.
   installTextGuard(app);
 
-  installSecurityHeaders(app);
+  installSecurityHeaders(app, security);
   // Per-request hooks are callback-style: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     done();
   });
+  // The line is built only when it is written (LOG_LEVEL info or lower, for this route).
+  const levels = options.logger.levels.values;
+  const info = levels.info!;
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info(
-      { method: request.method, url: urlForLog(request.url), statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
-      'request completed',
-    );
+    if ((levels[request.log.level] ?? Infinity) <= info) {
+      request.log.info(
+        { method: request.method, url: urlForLog(request.url), statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
+        'request completed',
+      );
+    }
     done();
   });
 
