@@ -3,11 +3,17 @@ import { PGlite, type Transaction as PgliteTransaction } from '@electric-sql/pgl
 import { getTableColumns, type InferSelectModel, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgTable } from 'drizzle-orm/pg-core';
 import { drizzle as drizzleProxy } from 'drizzle-orm/pg-proxy';
-import pg, { type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { SpanKind } from '@opentelemetry/api';
 import { tracingEnabled, withSpan } from '../observability/tracing.ts';
 import { rowsOf, type Database, type Executor } from './database.ts';
 import { pgTextTypes } from './text-types.ts';
+
+/** pg, loaded at the first statement rather than at start: npm start's cold start (docs/operations.md). */
+type Pg = typeof import('pg').default;
+let pgLoaded: Pg | undefined;
+const loadPg = async (): Promise<Pg> => (pgLoaded ??= (await import('pg')).default);
+let textTypes: ReturnType<typeof pgTextTypes> | undefined;
 
 /**
  * A hot statement written out (`$1`, `$2`, …), run through the driver's public API (CONVENTIONS.md, "Hot statements").
@@ -18,7 +24,10 @@ export function preparedStatement<Row = Record<string, unknown>>(db: Database, n
   const run: (values: unknown[]) => Promise<Row[]> =
     client instanceof PGlite
       ? pgliteStatement<Row>(client, name, text)
-      : async (values) => (await client.query({ name, text, values, types: pgTextTypes })).rows as Row[];
+      : async (values) => {
+          const types = (textTypes ??= pgTextTypes((pgLoaded ?? (await loadPg())).types));
+          return (await client.query({ name, text, values, types })).rows as Row[];
+        };
   // A CLIENT span per run while tracing is on: the statement's name and text (placeholders, never the values).
   const attributes = { 'db.system.name': 'postgresql', 'db.statement.name': name, 'db.query.text': text };
   const spanName = querySummary(text);
@@ -37,7 +46,7 @@ type Prepared = Map<string, { text: string; ready: Promise<unknown> }>;
 const preparedOn = new WeakMap<PGlite, Prepared>();
 
 /** A value as a quoted literal (pg's escapeLiteral), typed by the statement's parameter, as query() would send it. */
-function literal(value: unknown): string {
+function literal(pg: Pg, value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
   if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
   if (typeof value === 'string') return pg.escapeLiteral(value);
@@ -51,16 +60,18 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
   if (!statements) preparedOn.set(client, (statements = new Map() as Prepared));
   const known = statements.get(name);
   if (known && known.text !== text) throw new Error(`prepared statement ${name} already exists with another text`);
-  const identifier = pg.escapeIdentifier(name);
-  const prepare = (prepared: Prepared) => {
+  const prepare = (prepared: Prepared, identifier: string) => {
     const ready = client.exec(`PREPARE ${identifier} AS ${text}`);
     prepared.set(name, { text, ready });
     ready.catch(() => prepared.delete(name)); // the next run tries again, and reports the error
     return ready;
   };
+  let identifier: string | undefined;
   return async (values) => {
-    await (statements.get(name)?.ready ?? prepare(statements));
-    const args = values.length > 0 ? `(${values.map(literal).join(', ')})` : '';
+    const pg = pgLoaded ?? (await loadPg());
+    identifier ??= pg.escapeIdentifier(name);
+    await (statements.get(name)?.ready ?? prepare(statements, identifier));
+    const args = values.length > 0 ? `(${values.map((value) => literal(pg, value)).join(', ')})` : '';
     const [result] = await client.exec(`EXECUTE ${identifier}${args}`);
     return (result?.rows ?? []) as Row[];
   };

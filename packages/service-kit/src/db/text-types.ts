@@ -1,5 +1,5 @@
 import type { ParserOptions } from '@electric-sql/pglite';
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * The result types drizzle reads as raw text and decodes itself (timestamp, timestamptz, interval, date, and the
@@ -13,7 +13,9 @@ const asText = (value: string) => value;
 export const pgliteTextParsers: ParserOptions = Object.fromEntries(DRIZZLE_TEXT_TYPES.map((oid) => [oid, asText]));
 
 /** For node-postgres's per-query `types` option: the same types as text, the others as pg parses them. */
-export const pgTextTypes = {
-  getTypeParser: (oid: number, format?: string) =>
-    DRIZZLE_TEXT_TYPES.includes(oid) ? asText : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown),
-};
+export function pgTextTypes(types: typeof pg.types) {
+  return {
+    getTypeParser: (oid: number, format?: string) =>
+      DRIZZLE_TEXT_TYPES.includes(oid) ? asText : (types.getTypeParser(oid, format as 'text') as (value: string) => unknown),
+  };
+}
