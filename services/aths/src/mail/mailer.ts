@@ -1,4 +1,3 @@
-import nodemailer from 'nodemailer';
 import type { Logger } from '@shop/service-kit';
 
 export interface MailMessage {
@@ -34,6 +33,17 @@ export interface MailerOptions {
   logLinks?: boolean;
 }
 
+/** nodemailer's SMTP transport, loaded at the first mail or check rather than at start (docs/operations.md, cold start). */
+function smtpTransport(url: string): MailTransport {
+  let created: Promise<MailTransport> | undefined;
+  const transport = () => (created ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(url)));
+  return {
+    sendMail: async (message) => (await transport()).sendMail(message),
+    verify: async () => (await transport()).verify!(),
+    close: () => void created?.then((smtp) => smtp.close?.()),
+  };
+}
+
 /**
  * Outgoing mail, never on a request's critical path: `enqueue` returns at once and the message is sent from an
  * in-process queue after the current request's response went out. Failures are retried a few times, then logged.
@@ -42,7 +52,7 @@ export interface MailerOptions {
 export function createMailer(options: MailerOptions) {
   const { logger } = options;
   const transport: MailTransport | null =
-    options.transport ?? (options.smtpUrl ? nodemailer.createTransport(options.smtpUrl) : null);
+    options.transport ?? (options.smtpUrl ? smtpTransport(options.smtpUrl) : null);
   const concurrency = options.concurrency ?? 4;
   const attempts = options.attempts ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 2_000;
