@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { injectTraceHeaders } from '../observability/tracing.ts';
 
 export interface ServiceResponse<T = unknown> {
@@ -36,13 +36,19 @@ export function createServiceClient(options: ServiceClientOptions) {
   const base = new URL(options.baseUrl);
   const prefix = base.pathname.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const pool = new Pool(base.origin, {
-    connections: options.connections ?? 16,
-    keepAliveTimeout: 30_000,
-    connectTimeout: timeoutMs,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
+  // undici loads at the first request rather than at start: npm start's cold start (docs/operations.md).
+  let pool: Promise<Pool> | undefined;
+  const poolOf = () =>
+    (pool ??= import('undici').then(
+      ({ Pool }) =>
+        new Pool(base.origin, {
+          connections: options.connections ?? 16,
+          keepAliveTimeout: 30_000,
+          connectTimeout: timeoutMs,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        }),
+    ));
 
   async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<ServiceResponse<T>> {
     const signal = AbortSignal.timeout(timeoutMs);
@@ -54,7 +60,7 @@ export function createServiceClient(options: ServiceClientOptions) {
       };
       // The caller's span (e.g. an outbox delivery attempt) becomes the parent of the other service's request span.
       injectTraceHeaders(headers);
-      const response = await pool.request({
+      const response = await (await poolOf()).request({
         method,
         path: `${prefix}${path}`,
         headers,
@@ -79,7 +85,7 @@ export function createServiceClient(options: ServiceClientOptions) {
   return {
     baseUrl: `${base.origin}${prefix}`,
     request,
-    close: () => pool.close(),
+    close: async () => (pool ? (await pool).close() : undefined),
   };
 }
 
