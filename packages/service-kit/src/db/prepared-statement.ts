@@ -9,10 +9,7 @@ import { tracingEnabled, withSpan } from '../observability/tracing.ts';
 import { rowsOf, type Database, type Executor } from './database.ts';
 import { pgTextTypes } from './text-types.ts';
 
-/** pg, loaded at the first statement rather than at start: npm start's cold start (docs/operations.md). */
-type Pg = typeof import('pg').default;
-let pgLoaded: Pg | undefined;
-const loadPg = async (): Promise<Pg> => (pgLoaded ??= (await import('pg')).default);
+/** pg's type parsers, loaded by the first statement on PostgreSQL: PGlite never loads pg (docs/operations.md, cold start). */
 let textTypes: ReturnType<typeof pgTextTypes> | undefined;
 
 /**
@@ -25,7 +22,7 @@ export function preparedStatement<Row = Record<string, unknown>>(db: Database, n
     client instanceof PGlite
       ? pgliteStatement<Row>(client, name, text)
       : async (values) => {
-          const types = (textTypes ??= pgTextTypes((pgLoaded ?? (await loadPg())).types));
+          const types = (textTypes ??= pgTextTypes((await import('pg')).default.types));
           return (await client.query({ name, text, values, types })).rows as Row[];
         };
   // A CLIENT span per run while tracing is on: the statement's name and text (placeholders, never the values).
@@ -45,13 +42,22 @@ function querySummary(text: string): string {
 type Prepared = Map<string, { text: string; ready: Promise<unknown> }>;
 const preparedOn = new WeakMap<PGlite, Prepared>();
 
-/** A value as a quoted literal (pg's escapeLiteral), typed by the statement's parameter, as query() would send it. */
-function literal(pg: Pg, value: unknown): string {
+/**
+ * A string constant as pg's escapeLiteral writes it: quotes doubled, and with a backslash E'…' with backslashes doubled
+ * (right whatever standard_conforming_strings says). Here rather than pg's, so that PGlite never loads pg.
+ */
+function quoted(text: string): string {
+  const constant = `'${text.replaceAll("'", "''")}'`;
+  return text.includes('\\') ? `E${constant.replaceAll('\\', '\\\\')}` : constant;
+}
+
+/** A value as a quoted literal, typed by the statement's parameter, as query() would send it. */
+function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
-  if (value instanceof Date) return pg.escapeLiteral(value.toISOString());
-  if (typeof value === 'string') return pg.escapeLiteral(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return pg.escapeLiteral(value.toString());
-  return pg.escapeLiteral(JSON.stringify(value));
+  if (value instanceof Date) return quoted(value.toISOString());
+  if (typeof value === 'string') return quoted(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return quoted(value.toString());
+  return quoted(JSON.stringify(value));
 }
 
 /** On PGlite (no named statements in its API): SQL PREPARE once, then EXECUTE through exec(), half query()'s CPU. */
@@ -60,18 +66,16 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
   if (!statements) preparedOn.set(client, (statements = new Map() as Prepared));
   const known = statements.get(name);
   if (known && known.text !== text) throw new Error(`prepared statement ${name} already exists with another text`);
-  const prepare = (prepared: Prepared, identifier: string) => {
+  const identifier = `"${name.replaceAll('"', '""')}"`; // as pg's escapeIdentifier
+  const prepare = (prepared: Prepared) => {
     const ready = client.exec(`PREPARE ${identifier} AS ${text}`);
     prepared.set(name, { text, ready });
     ready.catch(() => prepared.delete(name)); // the next run tries again, and reports the error
     return ready;
   };
-  let identifier: string | undefined;
   return async (values) => {
-    const pg = pgLoaded ?? (await loadPg());
-    identifier ??= pg.escapeIdentifier(name);
-    await (statements.get(name)?.ready ?? prepare(statements, identifier));
-    const args = values.length > 0 ? `(${values.map((value) => literal(pg, value)).join(', ')})` : '';
+    await (statements.get(name)?.ready ?? prepare(statements));
+    const args = values.length > 0 ? `(${values.map(literal).join(', ')})` : '';
     const [result] = await client.exec(`EXECUTE ${identifier}${args}`);
     return (result?.rows ?? []) as Row[];
   };
