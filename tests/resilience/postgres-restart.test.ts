@@ -92,7 +92,11 @@ describe.skipIf(unavailable !== undefined)(`services and a PostgreSQL that is no
     });
     processes.push(aths);
     expect((await fetch(`${aths.url}/health`)).status).toBe(200);
-    const ready = await fetch(`${aths.url}/health/ready`);
+    // Until the first attempt fails the answer says "connecting"; once it has, it names the database as not reachable.
+    let ready = await fetch(`${aths.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    await waitFor(() => aths.logs().includes('database not reachable; retrying'), 10_000, 'a failed attempt');
+    ready = await fetch(`${aths.url}/health/ready`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ success: false, errors: [{ field: 'database', message: expect.stringMatching(/not reachable/) }] });
     const early = await register(aths.url);
