@@ -1,22 +1,18 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyServerFactory } from 'fastify';
-import {
-  jsonSchemaTransform,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { App } from './http/app.ts';
 import type { Registry } from 'prom-client';
 import { errorBody } from './http/envelope.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import { corsHeadersFor, registerCors } from './http/cors.ts';
 import { installErrorHandler } from './http/error-handler.ts';
-import { helmetDefaultHeaders, installSecurityHeaders } from './http/security-headers.ts';
+import { installSecurityHeaders, securityHeaders } from './http/security-headers.ts';
 import type { OperationsAccess } from './http/operations-access.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
 import { requestIdFrom } from './http/request-id.ts';
+import { responseSerializerCompiler } from './http/response-serializer.ts';
 import { installTextGuard } from './http/text-guard.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
@@ -52,7 +48,7 @@ export interface ServerOptions {
  */
 export async function buildServer(options: ServerOptions): Promise<App> {
   const corsHeaders = corsHeadersFor(options.corsOrigins ?? []);
-  const security = await helmetDefaultHeaders();
+  const security = await securityHeaders();
   const loggerInstance: FastifyBaseLogger = options.logger; // so that App's logger type is Fastify's own
   const app = Fastify({
     loggerInstance,
@@ -67,7 +63,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     // What Node's HTTP parser refuses (431 oversized headers, 400, 408) answers in the envelope too.
-    clientErrorHandler: clientErrorHandler(security),
+    clientErrorHandler: clientErrorHandler(security.api),
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
     // Errors raised by the router before any hook runs (malformed percent-encoding, a path parameter over
     // maxParamLength) leave in the contract's envelope too, as a 400 naming the path.
@@ -85,7 +81,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   // Before every other hook and route: the request's span wraps them (README "Tracing").
   if (tracingEnabled()) installRequestSpans(app, options.service);
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  app.setSerializerCompiler(responseSerializerCompiler);
   app.decorateRequest('auth', null);
   // JSON only: anything else is a 415 rather than a string the schema then rejects.
   app.removeContentTypeParser('text/plain');

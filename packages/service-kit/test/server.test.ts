@@ -42,6 +42,10 @@ beforeAll(async () => {
   app.get('/boom', async () => {
     throw new Error('secret internals');
   });
+  // A handler returning more than its schema documents, and one missing a required field.
+  const account = z.object({ success: z.boolean(), message: z.string(), data: z.object({ email: z.string(), lastSeen: z.string().nullable() }) });
+  app.get('/leaky', { schema: { response: { 200: account } } }, async () => ok('Here', { email: 'a@b.co', lastSeen: null, passwordHash: 'secret-hash' } as never));
+  app.get('/short', { schema: { response: { 200: account } } }, async () => ok('Here', { lastSeen: null } as never));
   app.get('/internal', { preHandler: apiKeyGuard(['k1', 'k2'], ['x-service-api-key', 'x-api-key']) }, async () => ok('in'));
   await app.ready();
 });
@@ -55,6 +59,14 @@ describe('shared HTTP behaviour', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-request-id']).toBe('abc-123');
     expect(res.json()).toEqual({ success: true, message: 'Created', data: { id, email: 'a@b.co' } });
+  });
+
+  it('writes only the documented fields of an answer, in order, and a 500 when a required one is missing', async () => {
+    const leaky = await app.inject({ method: 'GET', url: '/leaky' });
+    expect(leaky.body).toBe('{"success":true,"message":"Here","data":{"email":"a@b.co","lastSeen":null}}');
+    const short = await app.inject({ method: 'GET', url: '/short' });
+    expect(short.statusCode).toBe(500);
+    expect(short.json()).toMatchObject({ success: false, errors: [{ field: 'server' }] });
   });
 
   it('generates a request id when none or an unsafe one is sent', async () => {
@@ -130,20 +142,34 @@ describe('shared HTTP behaviour', () => {
     expect(wrong.json().success).toBe(false);
   });
 
-  it('sets exactly the security headers helmet sets by default, on answers and errors alike', async () => {
-    // helmet as its documentation shows it without a framework, on a plain Node server.
+  it('sets the JSON API security headers on answers and errors alike, and helmet\'s document headers on /docs', async () => {
+    const api = {
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none';frame-ancestors 'none'",
+      'cross-origin-resource-policy': 'same-origin',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+    };
+    for (const url of ['/health', '/nowhere', '/boom']) {
+      const response = await app.inject({ method: 'GET', url });
+      for (const [name, value] of Object.entries(api)) expect(response.headers[name], `${url} ${name}`).toBe(value);
+      expect(response.headers['x-dns-prefetch-control'], url).toBeUndefined();
+    }
+    // helmet as its documentation shows it without a framework, on a plain Node server: the document headers.
     const runHelmet = helmet();
     const reference = createServer((req, res) => runHelmet(req, res, () => res.end()));
     await new Promise<void>((resolve) => reference.listen(0, '127.0.0.1', resolve));
     const answer = await fetch(`http://127.0.0.1:${(reference.address() as AddressInfo).port}/`);
     await answer.arrayBuffer();
     await new Promise((resolve) => reference.close(resolve));
-    const expected = [...answer.headers].filter(([name]) => !['content-length', 'date', 'connection', 'keep-alive'].includes(name));
-    expect(expected.length).toBeGreaterThan(10);
-    for (const url of ['/health', '/nowhere', '/boom']) {
-      const response = await app.inject({ method: 'GET', url });
-      for (const [name, value] of expected) expect(response.headers[name], `${url} ${name}`).toBe(value);
-    }
+    const documentHeaders = [...answer.headers].filter(([name]) => !['content-length', 'date', 'connection', 'keep-alive', 'content-security-policy'].includes(name));
+    expect(documentHeaders.length).toBeGreaterThan(9);
+    const docs = await app.inject({ method: 'GET', url: '/docs' });
+    expect(docs.statusCode).toBe(200);
+    for (const [name, value] of documentHeaders) expect(docs.headers[name], `/docs ${name}`).toBe(value);
+    // swagger-ui's own policy, which lets its scripts and styles run.
+    expect(docs.headers['content-security-policy']).toContain('script-src');
   });
 
   it('turns HttpError into its status and hides internals of unexpected errors', async () => {
