@@ -5,7 +5,7 @@ type Headers = ReadonlyArray<readonly [string, string]>;
 
 /**
  * helmet set for answers that are never documents (OWASP's REST Security Cheat Sheet): no framing, no content, no
- * cross-origin embedding, HTTPS only, no sniffing. The document-only headers are left to /docs (docs/security.md).
+ * cross-origin embedding, HTTPS only, no sniffing. The document-only headers are left to /docs (docs/browser-apps.md, "Security headers").
  */
 const API_OPTIONS: HelmetOptions = {
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
