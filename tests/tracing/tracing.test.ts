@@ -76,7 +76,7 @@ describe.each(testDatabaseDrivers())('tracing across the outbox, on %s', (driver
     expect(insert.kind).toBe(CLIENT);
     expect(insert.parentSpanId).toBe(create.spanId);
     expect(insert.attributes['db.statement.name']).toBe('crms_insert_customer_if_absent');
-    expect(String(insert.attributes['db.query.text'])).toMatch(/^INSERT INTO customers .*\$5\)/);
+    expect(insert.attributes['db.system.name']).toBe('postgresql');
   }
 
   it('one trace covers the register request, its transaction, the delivery attempt and CRMS\'s create and insert', { timeout: 60_000 }, async () => {

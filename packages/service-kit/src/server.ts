@@ -79,7 +79,7 @@ export async function buildServer(options: ServerOptions): Promise<App> {
   }).withTypeProvider<ZodTypeProvider>();
 
   // Before every other hook and route: the request's span wraps them (README "Tracing").
-  if (tracingEnabled()) installRequestSpans(app, options.service);
+  if (tracingEnabled()) installRequestSpans(app, options.service, options.logger);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(responseSerializerCompiler);
   app.decorateRequest('auth', null);

@@ -182,6 +182,20 @@ export function recordSpanError(span: Span | undefined, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: `${name}${messageForLog(error)}` });
 }
 
+/** A span around `fn` that never has children (a statement): not made active, which saves a context switch. */
+export async function withLeafSpan<T>(name: string, options: SpanOptions, fn: () => Promise<T>): Promise<T> {
+  const span = startSpan(name, options);
+  if (!span) return fn();
+  try {
+    return await fn();
+  } catch (error) {
+    recordSpanError(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
 /** Runs `fn` inside a new span that ends with it (failed if it throws); just `fn()` when tracing is off. */
 export async function withSpan<T>(name: string, options: SpanOptions, fn: () => Promise<T>): Promise<T> {
   const span = startSpan(name, options);
