@@ -161,6 +161,24 @@ describe.each(testDatabaseDrivers())('prepared statements on %s', (driver) => {
     expect(ids).not.toContain('run-in-tx');
   });
 
+  it('runStatement inside writeTransaction: values intact, rolled back with it, the statement still prepared after', async () => {
+    const insert = (tx: Parameters<typeof runStatement>[0], id: string) =>
+      runStatement<{ id: string }>(tx, sql`INSERT INTO ${gadgets} (id, count, price, tags) VALUES (${id}, ${2}, ${'2.5'}, ${JSON.stringify([id])}) RETURNING id`);
+    await expect(
+      writeTransaction(handle.db, async (tx) => {
+        expect(await insert(tx, `run-wt-'1\\`)).toEqual([{ id: `run-wt-'1\\` }]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await writeTransaction(handle.db, (tx) => insert(tx, 'run-wt-2'))).toEqual([{ id: 'run-wt-2' }]);
+    const ids = (await handle.db.select({ id: gadgets.id }).from(gadgets)).map((row) => row.id);
+    expect(ids).toContain('run-wt-2');
+    expect(ids).not.toContain(`run-wt-'1\\`);
+    const prepared = await rowsOf<{ statement: string }>(handle.db, sql`SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%"gadgets" (id, count, price, tags) VALUES ($1, $2, $3, $4)%'`);
+    // PGlite: PREPAREd once on the instance and EXECUTEd inside; PostgreSQL: run through the transaction.
+    expect(prepared.length).toBe(handle.driver === 'pglite' ? 1 : 0);
+  });
+
   it('writeTransaction: query builder, RETURNING, raw rows and SQLSTATEs inside; commits or rolls back as one; others wait', async () => {
     const row = await writeTransaction(handle.db, async (tx) => {
       const [inserted] = await tx.insert(gadgets).values({ id: 'wt-1', count: 1, price: 1.5, tags: ['a'] }).returning();

@@ -61,23 +61,29 @@ function literal(value: unknown): string {
   return quoted(JSON.stringify(value));
 }
 
-/** On PGlite (no named statements in its API): SQL PREPARE once, then EXECUTE through exec(), half query()'s CPU. */
-function pgliteStatement<Row>(client: PGlite, name: string, text: string): (values: unknown[]) => Promise<Row[]> {
+type Exec = (statement: string) => Promise<Array<{ rows: unknown[] }>>;
+
+/**
+ * On PGlite (no named statements in its API): SQL PREPARE once, then EXECUTE through exec(), half query()'s CPU;
+ * `exec` is the instance's, or a transaction's for a statement inside it (a session's statements outlive a rollback).
+ */
+function pgliteStatement<Row>(client: PGlite, name: string, text: string): (values: unknown[], exec?: Exec) => Promise<Row[]> {
   let statements = preparedOn.get(client);
   if (!statements) preparedOn.set(client, (statements = new Map() as Prepared));
   const known = statements.get(name);
   if (known && known.text !== text) throw new Error(`prepared statement ${name} already exists with another text`);
   const identifier = `"${name.replaceAll('"', '""')}"`; // as pg's escapeIdentifier
-  const prepare = (prepared: Prepared) => {
-    const ready = client.exec(`PREPARE ${identifier} AS ${text}`);
+  const prepare = (prepared: Prepared, exec: Exec) => {
+    const ready = exec(`PREPARE ${identifier} AS ${text}`);
     prepared.set(name, { text, ready });
     ready.catch(() => prepared.delete(name)); // the next run tries again, and reports the error
     return ready;
   };
-  return async (values) => {
-    await (statements.get(name)?.ready ?? prepare(statements));
+  const onInstance: Exec = (statement) => client.exec(statement);
+  return async (values, exec = onInstance) => {
+    await (statements.get(name)?.ready ?? prepare(statements, exec));
     const args = values.length > 0 ? `(${values.map(literal).join(', ')})` : '';
-    const [result] = await client.exec(`EXECUTE ${identifier}${args}`);
+    const [result] = await exec(`EXECUTE ${identifier}${args}`);
     return (result?.rows ?? []) as Row[];
   };
 }
@@ -91,8 +97,15 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
 export async function writeTransaction<T>(db: Database, work: (tx: Executor) => Promise<T>): Promise<T> {
   const client = (db as unknown as { $client?: unknown }).$client;
   if (!(client instanceof PGlite)) return db.transaction(work);
-  return client.transaction((tx) => work(drizzleOver(tx)));
+  return client.transaction((tx) => {
+    const executor = drizzleOver(tx);
+    pgliteTransactions.set(executor, { client, tx });
+    return work(executor);
+  });
 }
+
+/** The PGlite transactions of writeTransaction, by the executor their work gets: runStatement EXECUTEs in them. */
+const pgliteTransactions = new WeakMap<object, { client: PGlite; tx: PgliteTransaction }>();
 
 function drizzleOver(tx: PgliteTransaction): Database {
   return drizzleProxy(async (text, params, method) => {
@@ -106,17 +119,24 @@ const dialect = new PgDialect();
 const statementsOf = new WeakMap<object, Map<string, (values: unknown[]) => Promise<unknown[]>>>();
 
 /**
- * A drizzle `sql` statement run with `preparedStatement` (named after its text) when given the database itself;
- * inside a transaction it runs through the transaction as usual. For hot statements of a few shapes at most.
+ * A drizzle `sql` statement run with `preparedStatement` (named after its text) when given the database itself, and
+ * on PGlite inside writeTransaction's transaction too; inside other transactions it runs through the transaction as
+ * usual. For hot statements of a few shapes at most.
  */
 export async function runStatement<Row = Record<string, unknown>>(executor: Executor, query: SQL): Promise<Row[]> {
+  const pgliteTransaction = pgliteTransactions.get(executor);
+  if (pgliteTransaction) {
+    const { sql: text, params } = dialect.sqlToQuery(query);
+    const { client, tx } = pgliteTransaction;
+    return pgliteStatement<Row>(client, statementName(text), text)(params, (statement) => tx.exec(statement));
+  }
   if (!('$client' in executor)) return rowsOf<Row>(executor, query);
   const { sql: text, params } = dialect.sqlToQuery(query);
   let statements = statementsOf.get(executor);
   if (!statements) statementsOf.set(executor, (statements = new Map<string, (values: unknown[]) => Promise<unknown[]>>()));
   let run = statements.get(text);
   if (!run) {
-    run = preparedStatement(executor, `kit_${hash('sha256', text).slice(0, 24)}`, text);
+    run = preparedStatement(executor, statementName(text), text);
     statements.set(text, run);
   }
   return (await run(params)) as Row[];
@@ -139,3 +159,5 @@ export function rowMapper<T extends PgTable>(table: T): (row: Record<string, unk
     return mapped as InferSelectModel<T>;
   };
 }
+
+const statementName = (text: string) => `kit_${hash('sha256', text).slice(0, 24)}`;

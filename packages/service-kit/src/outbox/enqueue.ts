@@ -1,5 +1,6 @@
 import { getTableName, sql } from 'drizzle-orm';
-import { rowsOf, type Executor } from '../db/database.ts';
+import type { Executor } from '../db/database.ts';
+import { runStatement } from '../db/prepared-statement.ts';
 import { currentTraceContext } from '../observability/tracing.ts';
 import type { OutboxTable } from './table.ts';
 
@@ -35,7 +36,7 @@ export async function enqueue(
     ),
     sql`, `,
   );
-  const rows = await rowsOf<{ id: string }>(
+  const rows = await runStatement<{ id: string }>(
     tx,
     sql`WITH inserted AS (
           INSERT INTO ${sql.identifier(name)} (topic, key, payload, traceparent, tracestate) VALUES ${values} RETURNING id

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '@shop/service-kit';
+import { runStatement, type Executor } from '@shop/service-kit';
 import type { NewOneTimeToken } from '../one-time-tokens/repository.ts';
 import type { NewRefreshToken } from '../sessions/repository.ts';
 import type { NewUser } from '../users/repository.ts';
@@ -32,6 +32,7 @@ export async function insertAccount(tx: Executor, values: NewUser, tokens: NewAc
     parts.push(sql`v AS (INSERT INTO one_time_tokens (token_hash, purpose, user_id, created_at, expires_at)
       SELECT ${verification.tokenHash}, ${verification.purpose}, u.id, ${now}, ${verification.expiresAt} FROM u)`);
   }
-  await tx.execute(sql`WITH ${sql.join(parts, sql`, `)} SELECT id FROM u`);
+  // On PGlite a prepared statement even inside the transaction (docs/aths.md, "Performance").
+  await runStatement(tx, sql`WITH ${sql.join(parts, sql`, `)} SELECT id FROM u`);
   return row;
 }
