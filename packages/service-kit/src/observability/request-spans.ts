@@ -43,7 +43,7 @@ export function installRequestSpans(app: App, service: string, logger: Logger): 
     route.handler = function tracedHandler(request, reply) {
       const spanContext = request.traceContext;
       return spanContext ? context.with(spanContext, handler, this, request, reply) : handler.call(this, request, reply);
-    } as RouteHandlerMethod;
+    };
     route.onRequest = [start, ...asArray(route.onRequest)] as typeof route.onRequest;
   });
 
