@@ -179,6 +179,19 @@ describe.each(testDatabaseDrivers())('prepared statements on %s', (driver) => {
     expect(prepared.length).toBe(handle.driver === 'pglite' ? 1 : 0);
   });
 
+  it('runStatement inside writeTransaction does not wait for the same statement being prepared outside it', async () => {
+    const query = (id: string) => sql`INSERT INTO ${gadgets} (id, count, price, tags) VALUES (${id}, ${3}, ${'3'}, ${'[]'}) ON CONFLICT DO NOTHING RETURNING id`;
+    let outside: Promise<unknown> | undefined;
+    const inside = await writeTransaction(handle.db, async (tx) => {
+      // Outside the transaction: on PGlite its PREPARE waits for the transaction's lock.
+      outside = runStatement(handle.db, query('run-wt-outside'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return runStatement<{ id: string }>(tx, query('run-wt-inside'));
+    });
+    expect(inside).toEqual([{ id: 'run-wt-inside' }]);
+    expect(await outside).toEqual([{ id: 'run-wt-outside' }]);
+  });
+
   it('writeTransaction: query builder, RETURNING, raw rows and SQLSTATEs inside; commits or rolls back as one; others wait', async () => {
     const row = await writeTransaction(handle.db, async (tx) => {
       const [inserted] = await tx.insert(gadgets).values({ id: 'wt-1', count: 1, price: 1.5, tags: ['a'] }).returning();

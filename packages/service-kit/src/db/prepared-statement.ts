@@ -40,7 +40,7 @@ function querySummary(text: string): string {
 }
 
 /** The statements PREPAREd on each PGlite instance (one session: they last as long as it). */
-type Prepared = Map<string, { text: string; ready: Promise<unknown> }>;
+type Prepared = Map<string, { text: string; ready: Promise<unknown>; settled: boolean }>;
 const preparedOn = new WeakMap<PGlite, Prepared>();
 
 /**
@@ -74,10 +74,13 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
   if (known && known.text !== text) throw new Error(`prepared statement ${name} already exists with another text`);
   const identifier = `"${name.replaceAll('"', '""')}"`; // as pg's escapeIdentifier
   const prepare = (prepared: Prepared, exec: Exec) => {
-    const ready = exec(`PREPARE ${identifier} AS ${text}`);
-    prepared.set(name, { text, ready });
-    ready.catch(() => prepared.delete(name)); // the next run tries again, and reports the error
-    return ready;
+    const entry = { text, ready: exec(`PREPARE ${identifier} AS ${text}`), settled: false };
+    prepared.set(name, entry);
+    entry.ready.then(
+      () => (entry.settled = true),
+      () => prepared.delete(name), // the next run tries again, and reports the error
+    );
+    return entry.ready;
   };
   const onInstance: Exec = (statement) => client.exec(statement);
   return async (values, exec = onInstance) => {
@@ -128,7 +131,11 @@ export async function runStatement<Row = Record<string, unknown>>(executor: Exec
   if (pgliteTransaction) {
     const { sql: text, params } = dialect.sqlToQuery(query);
     const { client, tx } = pgliteTransaction;
-    return pgliteStatement<Row>(client, statementName(text), text)(params, (statement) => tx.exec(statement));
+    const name = statementName(text);
+    // A PREPARE still waiting outside waits for this transaction's lock: waiting for it here would never end.
+    const pending = preparedOn.get(client)?.get(name)?.settled === false;
+    if (pending) return (await tx.query<Row>(text, params)).rows;
+    return pgliteStatement<Row>(client, name, text)(params, (statement) => tx.exec(statement));
   }
   if (!('$client' in executor)) return rowsOf<Row>(executor, query);
   const { sql: text, params } = dialect.sqlToQuery(query);
