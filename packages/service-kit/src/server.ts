@@ -16,7 +16,7 @@ import { responseSerializerCompiler } from './http/response-serializer.ts';
 import { installTextGuard } from './http/text-guard.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
-import { urlForLog, type Logger } from './observability/logger.ts';
+import { urlForLog, writesRequestLine, type Logger } from './observability/logger.ts';
 import { instrumentHttp } from './observability/metrics.ts';
 import { installRequestSpans } from './observability/request-spans.ts';
 import { tracingEnabled } from './observability/tracing.ts';
@@ -95,10 +95,9 @@ export async function buildServer(options: ServerOptions): Promise<App> {
     done();
   });
   // The line is built only when it is written (LOG_LEVEL info or lower, for this route).
-  const levels = options.logger.levels.values;
-  const info = levels.info!;
+  const writesLine = writesRequestLine(options.logger);
   app.addHook('onResponse', (request, reply, done) => {
-    if ((levels[request.log.level] ?? Infinity) <= info) {
+    if (writesLine(request.log.level)) {
       request.log.info(
         { method: request.method, url: urlForLog(request.url), statusCode: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 },
         'request completed',

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
+import { prependOnRequest } from './app.ts';
 
 type Headers = ReadonlyArray<readonly [string, string]>;
 
@@ -43,9 +44,7 @@ export function installSecurityHeaders(app: FastifyInstance, headers: SecurityHe
     done();
   };
   app.addHook('onRoute', (route) => {
-    if (!DOCUMENT_ROUTES.test(route.url)) return;
-    const own = route.onRequest ?? [];
-    route.onRequest = [setDocumentHeaders, ...(Array.isArray(own) ? own : [own])] as typeof route.onRequest;
+    if (DOCUMENT_ROUTES.test(route.url)) prependOnRequest(route, setDocumentHeaders);
   });
 }
 

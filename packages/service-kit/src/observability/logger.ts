@@ -80,4 +80,11 @@ export function createLogger(settings: LoggerSettings): Logger {
   return pino(options, prettyDestination);
 }
 
+/** Whether a request's `request completed` line is written (its logger at info or lower), read from the level numbers. */
+export function writesRequestLine(logger: Logger): (requestLevel: string) => boolean {
+  const levels = logger.levels.values;
+  const info = levels.info!;
+  return (requestLevel) => (levels[requestLevel] ?? Infinity) <= info;
+}
+
 export type { Logger };

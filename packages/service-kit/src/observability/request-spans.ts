@@ -1,7 +1,7 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type { onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import type { App } from '../http/app.ts';
-import type { Logger } from './logger.ts';
+import { prependOnRequest, type App } from '../http/app.ts';
+import { writesRequestLine, type Logger } from './logger.ts';
 import { startSpan, withServiceTracer } from './tracing.ts';
 
 /** Probes, scrapes and the API documentation are not traced: they would bury the requests that matter. */
@@ -22,8 +22,7 @@ declare module 'fastify' {
  */
 export function installRequestSpans(app: App, service: string, logger: Logger): void {
   app.decorateRequest('traceContext', null);
-  const levels = logger.levels.values;
-  const info = levels.info!;
+  const writesLine = writesRequestLine(logger);
 
   app.addHook('onRoute', (route) => {
     if (UNTRACED.test(route.url)) return;
@@ -44,7 +43,7 @@ export function installRequestSpans(app: App, service: string, logger: Logger): 
       const spanContext = request.traceContext;
       return spanContext ? context.with(spanContext, handler, this, request, reply) : handler.call(this, request, reply);
     };
-    route.onRequest = [start, ...asArray(route.onRequest)] as typeof route.onRequest;
+    prependOnRequest(route, start);
   });
 
   // Global, and added before the kit's other hooks: the span ends before the request's log line is written.
@@ -56,7 +55,7 @@ export function installRequestSpans(app: App, service: string, logger: Logger): 
     if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     span.end();
     // The log line (the kit's next onResponse hook) carries the span's ids, when it is written at all.
-    if ((levels[request.log.level] ?? Infinity) <= info) context.with(spanContext, done);
+    if (writesLine(request.log.level)) context.with(spanContext, done);
     else done();
   });
 
@@ -68,5 +67,3 @@ export function installRequestSpans(app: App, service: string, logger: Logger): 
     done();
   });
 }
-
-const asArray = <T>(hooks: T | T[] | undefined): T[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
