@@ -114,8 +114,9 @@ describe.runIf(testDatabaseDrivers().includes('postgres'))('a registration whose
 
   it('answers 201 when the write committed before the connection died (a 503 would hide the account)', async () => {
     const app = await athsThroughProxy();
-    // The transaction's COMMIT: a NUL-terminated query text (the e-mail in the insert's parameters holds "commit" too).
-    proxy.arm('commit\0', 'after-commit');
+    // The transaction's COMMIT: a NUL-terminated query text (the e-mail in the insert's parameters holds "commit" too;
+    // the migrations' own commit is lower-case).
+    proxy.arm('COMMIT\0', 'after-commit');
     const response = await register(app, 'committed@example.com');
     expect(proxy.fired).toBe(true);
     expect(response.statusCode).toBe(201);

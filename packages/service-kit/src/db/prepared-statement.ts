@@ -91,15 +91,21 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
   };
 }
 
+/** db/postgres-transaction.ts, once a writeTransaction ran on PostgreSQL (PGlite never loads pg). */
+let postgres: typeof import('./postgres-transaction.ts') | undefined;
+
 /**
- * A transaction for a hot write path. On PGlite: PGlite's own transaction() (its lock keeps other queries out) and
- * drizzle's pg-proxy driver over it, whose queries bring no parsers, so PGlite does not copy its ~320-entry parser
- * table per query as under drizzle's pglite driver (docs/aths.md "Performance"). On PostgreSQL: db.transaction.
- * No nested transactions (pg-proxy has none).
+ * A transaction for a hot write path, in which runStatement runs prepared statements. On PGlite: PGlite's own
+ * transaction() (its lock keeps other queries out) and drizzle's pg-proxy driver over it, whose queries bring no
+ * parsers, so PGlite does not copy its ~320-entry parser table per query as under drizzle's pglite driver. On
+ * PostgreSQL: BEGIN … COMMIT on one pooled connection (docs/aths.md "Performance"). No nested transactions.
  */
 export async function writeTransaction<T>(db: Database, work: (tx: Executor) => Promise<T>): Promise<T> {
   const client = (db as unknown as { $client?: unknown }).$client;
-  if (!(client instanceof PGlite)) return db.transaction(work);
+  if (!(client instanceof PGlite)) {
+    postgres ??= await import('./postgres-transaction.ts');
+    return postgres.postgresWriteTransaction(client as Pool, work);
+  }
   return client.transaction((tx) => {
     const executor = drizzleOver(tx);
     pgliteTransactions.set(executor, { client, tx });
@@ -139,6 +145,8 @@ export async function runStatement<Row = Record<string, unknown>>(executor: Exec
   }
   if (!('$client' in executor)) return rowsOf<Row>(executor, query);
   const { sql: text, params } = dialect.sqlToQuery(query);
+  const inTransaction = postgres?.inPostgresTransaction<Row>(executor, statementName(text), text, params);
+  if (inTransaction) return inTransaction;
   let statements = statementsOf.get(executor);
   if (!statements) statementsOf.set(executor, (statements = new Map<string, (values: unknown[]) => Promise<unknown[]>>()));
   let run = statements.get(text);
@@ -167,4 +175,10 @@ export function rowMapper<T extends PgTable>(table: T): (row: Record<string, unk
   };
 }
 
-const statementName = (text: string) => `kit_${hash('sha256', text).slice(0, 24)}`;
+const statementNames = new Map<string, string>();
+/** A statement's name from its text (cached: runStatement serves a few shapes of hot statements). */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) statementNames.set(text, (name = `kit_${hash('sha256', text).slice(0, 24)}`));
+  return name;
+}
