@@ -7,10 +7,16 @@ import type { Pool } from 'pg';
 import { SpanKind } from '@opentelemetry/api';
 import { tracingEnabled, withLeafSpan } from '../observability/tracing.ts';
 import { rowsOf, type Database, type Executor } from './database.ts';
-import { pgTextTypes } from './text-types.ts';
 
-/** pg's type parsers, loaded by the first statement on PostgreSQL: PGlite never loads pg (docs/operations.md, cold start). */
-let textTypes: ReturnType<typeof pgTextTypes> | undefined;
+/** db/postgres-statements.ts, loaded by the first statement or transaction on PostgreSQL: PGlite never loads pg. */
+let postgres: typeof import('./postgres-statements.ts') | undefined;
+/** `use` with that module, without an extra await once it is loaded (a hot path). */
+function onPostgres<T>(use: (module: typeof import('./postgres-statements.ts')) => Promise<T>): Promise<T> {
+  return postgres ? use(postgres) : loadPostgres().then(use);
+}
+async function loadPostgres() {
+  return (postgres ??= await import('./postgres-statements.ts'));
+}
 
 /**
  * A hot statement written out (`$1`, `$2`, …), run through the driver's public API (CONVENTIONS.md, "Hot statements").
@@ -21,10 +27,7 @@ export function preparedStatement<Row = Record<string, unknown>>(db: Database, n
   const run: (values: unknown[]) => Promise<Row[]> =
     client instanceof PGlite
       ? pgliteStatement<Row>(client, name, text)
-      : async (values) => {
-          const types = (textTypes ??= pgTextTypes((await import('pg')).default.types));
-          return (await client.query({ name, text, values, types })).rows as Row[];
-        };
+      : (values) => onPostgres((module) => module.namedStatement<Row>(client, name, text, values));
   // A CLIENT span per run while tracing is on, named by the statement (never its values); the text is in the code,
   // and encoding it into every span cost more than the rest of the span's attributes (docs/operations.md).
   const attributes = { 'db.system.name': 'postgresql', 'db.statement.name': name };
@@ -91,9 +94,6 @@ function pgliteStatement<Row>(client: PGlite, name: string, text: string): (valu
   };
 }
 
-/** db/postgres-transaction.ts, once a writeTransaction ran on PostgreSQL (PGlite never loads pg). */
-let postgres: typeof import('./postgres-transaction.ts') | undefined;
-
 /**
  * A transaction for a hot write path, in which runStatement runs prepared statements. On PGlite: PGlite's own
  * transaction() (its lock keeps other queries out) and drizzle's pg-proxy driver over it, whose queries bring no
@@ -103,8 +103,7 @@ let postgres: typeof import('./postgres-transaction.ts') | undefined;
 export async function writeTransaction<T>(db: Database, work: (tx: Executor) => Promise<T>): Promise<T> {
   const client = (db as unknown as { $client?: unknown }).$client;
   if (!(client instanceof PGlite)) {
-    postgres ??= await import('./postgres-transaction.ts');
-    return postgres.postgresWriteTransaction(client as Pool, work);
+    return onPostgres((module) => module.postgresWriteTransaction(client as Pool, work));
   }
   return client.transaction((tx) => {
     const executor = drizzleOver(tx);
@@ -129,7 +128,7 @@ const statementsOf = new WeakMap<object, Map<string, (values: unknown[]) => Prom
 
 /**
  * A drizzle `sql` statement run with `preparedStatement` (named after its text) when given the database itself, and
- * on PGlite inside writeTransaction's transaction too; inside other transactions it runs through the transaction as
+ * prepared too inside writeTransaction's transaction; inside other transactions it runs through the transaction as
  * usual. For hot statements of a few shapes at most.
  */
 export async function runStatement<Row = Record<string, unknown>>(executor: Executor, query: SQL): Promise<Row[]> {

@@ -4,12 +4,17 @@ import { pgTextTypes } from './text-types.ts';
 import type { Executor } from './types.ts';
 
 /**
- * writeTransaction on PostgreSQL: BEGIN … COMMIT on one pooled connection, with drizzle over that connection as the
- * transaction's executor, so that runStatement can run named (prepared) statements on it, as outside transactions.
- * Loaded only for PostgreSQL (PGlite never loads pg). docs/aths.md "Performance".
+ * Hot statements on PostgreSQL: node-postgres named statements (parsed and planned once per connection), on the pool
+ * or inside writeTransaction's transaction (BEGIN … COMMIT on one pooled connection, drizzle over that connection as
+ * its executor). Loaded only for PostgreSQL (PGlite never loads pg). docs/aths.md "Performance".
  */
 
 const types = pgTextTypes(pg.types);
+
+/** Runs a named statement on the pool (any connection) or on one connection. */
+export function namedStatement<Row>(client: pg.Pool | pg.PoolClient, name: string, text: string, values: unknown[]): Promise<Row[]> {
+  return client.query({ name, text, values, types }).then((result) => result.rows as Row[]);
+}
 
 /** The connection of each open transaction, by the executor its work gets. */
 const connections = new WeakMap<object, pg.PoolClient>();
@@ -36,12 +41,8 @@ export async function postgresWriteTransaction<T>(pool: pg.Pool, work: (tx: Exec
   }
 }
 
-/**
- * Runs a named statement in the transaction that gave `executor` (pg parses it once per connection), or returns
- * undefined when `executor` is not one.
- */
+/** Runs a named statement in the transaction that gave `executor`, or returns undefined when `executor` is not one. */
 export function inPostgresTransaction<Row>(executor: object, name: string, text: string, values: unknown[]): Promise<Row[]> | undefined {
   const connection = connections.get(executor);
-  if (!connection) return undefined;
-  return connection.query({ name, text, values, types }).then((result) => result.rows as Row[]);
+  return connection ? namedStatement<Row>(connection, name, text, values) : undefined;
 }
