@@ -1,19 +1,21 @@
 /**
- * How long a backlog of provisioning messages takes to reach CRMS: polled cheaply through ATHS's outbox view, then
- * confirmed in CRMS itself (tests/support/consistency.ts).
+ * How long a backlog of provisioning messages takes to reach CRMS: polled cheaply through ATHS's detailed health
+ * check, then confirmed in CRMS itself (tests/support/consistency.ts).
  */
 import { sleep } from '@shop/service-kit/testing';
 import type { Cluster } from '../../tests/support/cluster.ts';
 import { waitForDelivery } from '../../tests/support/consistency.ts';
 
-interface SyncStatusBody {
-  data?: { counts?: { pending?: number; dead?: number }; oldestPendingCreatedAt?: string | null };
+interface DetailedHealthBody {
+  data?: { timestamp?: string; checks?: { provisioning?: { pending?: number; oldestPendingAgeSeconds?: number } } };
 }
 
 /**
- * Waits, through ATHS's own `GET /api/admin/customer-sync` (one cheap request per poll, so the measuring does not
- * load CRMS), until no provisioning message created before `cutoff` (epoch ms; default: any) is still pending.
- * Resolves with the elapsed time, or undefined on timeout or when the endpoint is not there.
+ * Waits, through ATHS's `GET /health/detailed` (its provisioning check reads the outbox backlog: one count over the
+ * undelivered rows), until no provisioning message created before `cutoff` (epoch ms; default: any) is still pending.
+ * Not the admin view `/api/admin/customer-sync`: that one also counts every Customer's coverage, ~40 ms of PGlite's
+ * time per call at 1,800 customers, so polling it every 50 ms slowed the very drain it measured (docs/benchmarks.md).
+ * Resolves with the elapsed time, or undefined on timeout or when the check is not there.
  */
 async function waitForOutboxDrained(
   cluster: Cluster,
@@ -22,17 +24,17 @@ async function waitForOutboxDrained(
   pollMs = 50,
 ): Promise<number | undefined> {
   const started = Date.now();
-  const token = await cluster.adminToken().catch(() => undefined);
-  if (!token || !cluster.athsHttp) return undefined;
+  if (!cluster.athsHttp) return undefined;
   while (Date.now() - started <= timeoutMs) {
-    const response = await cluster.athsHttp
-      .json<SyncStatusBody>('GET', '/api/admin/customer-sync', undefined, { authorization: `Bearer ${token}` })
-      .catch(() => undefined);
+    // 503 while a check fails (an old pending message does): the body still has the backlog.
+    const response = await cluster.athsHttp.json<DetailedHealthBody>('GET', '/health/detailed').catch(() => undefined);
     if (response?.status === 404) return undefined;
-    const data = response?.status === 200 ? response.body?.data : undefined;
-    if (data?.counts) {
-      const oldest = data.oldestPendingCreatedAt ? Date.parse(data.oldestPendingCreatedAt) : undefined;
-      const drained = cutoff === Number.POSITIVE_INFINITY ? (data.counts.pending ?? 0) === 0 : oldest === undefined || oldest >= cutoff;
+    const data = response?.body?.data;
+    const check = data?.checks?.provisioning;
+    if (check?.pending !== undefined) {
+      const now = Date.parse(data?.timestamp ?? '') || Date.now();
+      const oldest = check.pending > 0 && check.oldestPendingAgeSeconds !== undefined ? now - check.oldestPendingAgeSeconds * 1000 : undefined;
+      const drained = cutoff === Number.POSITIVE_INFINITY ? check.pending === 0 : oldest === undefined || oldest >= cutoff;
       if (drained) return Date.now() - started;
     }
     await sleep(pollMs);
@@ -41,7 +43,7 @@ async function waitForOutboxDrained(
 }
 
 /**
- * Drain time of a set of users: first through ATHS's outbox view (cheap polling), then confirmed in CRMS itself;
+ * Drain time of a set of users: first through ATHS's detailed health check (cheap polling), then confirmed in CRMS itself;
  * if CRMS does not have them all yet, keeps polling CRMS directly until it does or the timeout passes.
  */
 export async function measureDrain(

@@ -117,7 +117,7 @@ export const outageScenario: Scenario = async (context) => {
     description: `Open loop at ${options.rate} registrations/s for ${(options.beforeMs + options.outageMs + options.afterMs) / 1000} s. After ${options.beforeMs / 1000} s CRMS is stopped
 (SIGTERM) for ${options.outageMs / 1000} s, then started again. "Before" and "during" are the registrations started before the stop and while CRMS was down.
 Drain: from CRMS answering \`/health/ready\` again (and from the start command, which includes CRMS's boot) until every customer registered during the outage
-has a CRMS record. Lost = Customer users in ATHS's database with no CRMS row; duplicated = CRMS rows beyond the first per \`user_id\`, counted in CRMS's database.
+has a CRMS record (ATHS's \`/health/detailed\` backlog polled every 50 ms, then confirmed in CRMS). Lost = Customer users in ATHS's database with no CRMS row; duplicated = CRMS rows beyond the first per \`user_id\`, counted in CRMS's database.
 Goals: registrations unaffected (latency during the outage within 10 % of before, no errors); ${context.quick ? 'in full mode, 1,000+ registrations made during a 60 s outage' : 'the 1,000+ registrations made during the outage'} all in CRMS within 15 s of CRMS starting again; 0 lost, 0 duplicated.`,
     blocks: [],
     summary: [],

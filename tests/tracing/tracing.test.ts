@@ -102,6 +102,12 @@ describe.each(testDatabaseDrivers())('tracing across the outbox, on %s', (driver
     expect(attempt!.links).toEqual([{ traceId, spanId: transaction.spanId }]);
     expect(attempt!.attributes['outbox.attempt']).toBe(1);
     expectDeliveredToCrms(spans, attempt!);
+    // The attempt's outcome is written inside it; the worker's claims, which serve many messages, are in no trace.
+    const outcome = one(spans, 'outcome statement span', (span) => span.service === 'aths' && span.name === 'UPDATE customer_outbox');
+    expect(outcome.kind).toBe(CLIENT);
+    expect(outcome.parentSpanId).toBe(attempt!.spanId);
+    expect(outcome.attributes['db.system.name']).toBe('postgresql');
+    expect(receiver.spans.filter((span) => span.name.startsWith('WITH '))).toEqual([]);
 
     // The attempt's log line leads to the trace.
     const line = cluster.aths!.logs().split('\n').find((text) => text.includes('"outbox delivery attempt"') && text.includes(userId));

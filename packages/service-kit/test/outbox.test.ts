@@ -24,6 +24,7 @@ import {
   rowsOf,
   ServiceUnavailableError,
   startOutboxWorker,
+  type Database,
   type DatabaseHandle,
   type DeliveryOutcome,
   type OutboxHandler,
@@ -50,6 +51,32 @@ function capturingLogger() {
 }
 
 const delivered = (result?: unknown): DeliveryOutcome => ({ outcome: 'delivered', status: 200, result });
+
+
+/** While true, every statement through a flakyDatabase fails as if the database were unreachable. */
+const outage = { down: false };
+/** One proxy per driver client: PGlite's prepared statements are remembered per client object. */
+const flakyClients = new WeakMap<object, object>();
+
+function failing<T extends object>(target: T, methods: readonly string[], replace?: (property: string | symbol) => unknown): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      if (methods.includes(property as string) && outage.down) return async () => Promise.reject(new Error('database unreachable'));
+      const replaced = replace?.(property);
+      if (replaced !== undefined) return replaced;
+      const value = Reflect.get(object, property, receiver);
+      return typeof value === 'function' ? value.bind(object) : value;
+    },
+  });
+}
+
+/** The database as the worker sees it, failing while `outage.down`: drizzle's execute and the client's own calls (runStatement's). */
+function flakyDatabase(db: Database): Database {
+  const raw = (db as unknown as { $client: object }).$client;
+  let client = flakyClients.get(raw);
+  if (!client) flakyClients.set(raw, (client = failing(raw, ['query', 'exec'])));
+  return failing(db, ['execute'], (property) => (property === '$client' ? client : undefined));
+}
 
 describe('backoff', () => {
   const policy = { baseMs: 500, maxMs: 300_000, jitter: 0.5 };
@@ -156,7 +183,9 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
 
   function worker(handlers: Record<string, OutboxHandler>, options: Partial<OutboxWorkerOptions> = {}): OutboxWorker {
     const created = new OutboxWorker({
-      db: handle.db,
+      // Through the fault-injecting proxy (it passes every call through until outage.down), so that every worker's
+      // prepared statements belong to one client object, as in a service.
+      db: flakyDatabase(handle.db),
       table: testOutbox,
       handlers,
       logger: pino({ level: 'silent' }),
@@ -177,6 +206,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     handle = await open(testDb.url);
   });
   beforeEach(async () => {
+    outage.down = false;
     await Promise.all(workers.splice(0).map((w) => w.stop()));
     await handle.db.execute(sql`TRUNCATE kit_test_outbox RESTART IDENTITY`);
   });
@@ -545,14 +575,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
   });
 
   it('keeps going when the database fails in the middle: outcome not recorded → redelivered after the lease', async () => {
-    let dbDown = false;
-    const flaky = new Proxy(handle.db, {
-      get(target, property, receiver) {
-        if (property === 'execute' && dbDown) return async () => Promise.reject(new Error('database unreachable'));
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const flaky = flakyDatabase(handle.db);
     const { logger, lines } = capturingLogger();
     let calls = 0;
     const w = worker(
@@ -561,7 +584,7 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
           calls += 1;
           if (calls === 1) return { outcome: 'retry', error: 'first failure' }; // target failing → probing starts
           if (calls === 2) {
-            dbDown = true; // the outcome cannot be recorded, nor can the backlog be pulled forward
+            outage.down = true; // the outcome cannot be recorded, nor can the backlog be pulled forward
             return delivered();
           }
           return delivered();
@@ -574,20 +597,13 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     await waitFor(() => lines.some((line) => line.msg === 'outbox: pulling the backlog forward failed'), 5_000, 'recover failure');
     expect(lines.some((line) => String(line.msg).startsWith('outbox: recording an outcome failed'))).toBe(true);
     await waitFor(() => lines.some((line) => line.msg === 'outbox: claiming messages failed'), 5_000, 'claim failure');
-    dbDown = false;
+    outage.down = false;
     await waitFor(async () => (await countState('delivered')) === 1, 5_000, 'redelivered after the lease');
     expect((await rowsFor('f1'))[0]!.attempts).toBe(3);
   });
 
   it('logs a failing probe claim and keeps probing', async () => {
-    let dbDown = false;
-    const flaky = new Proxy(handle.db, {
-      get(target, property, receiver) {
-        if (property === 'execute' && dbDown) return async () => Promise.reject(new Error('database unreachable'));
-        const value = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const flaky = flakyDatabase(handle.db);
     const { logger, lines } = capturingLogger();
     const w = worker(
       { t: async () => ({ outcome: 'retry', error: 'down' }) },
@@ -597,9 +613,9 @@ describe.each(testDatabaseDrivers())('transactional outbox on %s', (driver) => {
     await w.start();
     await waitFor(() => w.targetFailing, 5_000, 'failing');
     await w.idle();
-    dbDown = true;
+    outage.down = true;
     await waitFor(() => lines.some((line) => line.msg === 'outbox: probe claim failed'), 5_000, 'probe failure');
-    dbDown = false;
+    outage.down = false;
     // Nothing left to probe with (the message was settled elsewhere): probing finds nothing and carries on.
     await handle.db.execute(sql`UPDATE kit_test_outbox SET state = 'dead'`);
     await sleep(150);

@@ -182,9 +182,12 @@ export function recordSpanError(span: Span | undefined, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message: `${name}${messageForLog(error)}` });
 }
 
-/** A span around `fn` that never has children (a statement): not made active, which saves a context switch. */
+/**
+ * A span around `fn` that never has children (a statement): not made active, which saves a context switch. Only
+ * inside a traced operation: a statement outside one (an outbox worker's claim) would be a trace of its own.
+ */
 export async function withLeafSpan<T>(name: string, options: SpanOptions, fn: () => Promise<T>): Promise<T> {
-  const span = startSpan(name, options);
+  const span = active && trace.getSpan(options.parent ?? context.active()) ? startSpan(name, options) : undefined;
   if (!span) return fn();
   try {
     return await fn();

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { rowsOf, type Database } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
+import { runStatement } from '../db/prepared-statement.ts';
 import type { DeliveryOutcome } from './outcome.ts';
 
 /** A row as a claim returns it. */
@@ -24,12 +25,13 @@ export interface ClaimHolder {
 
 /**
  * Takes up to `limit` messages: pending, due (unless probing), not leased, and the oldest pending one of their
- * key. Each claim bumps `attempts`, which with `locked_by` fences the lease (see recordOutcome).
+ * key. Each claim bumps `attempts`, which with `locked_by` fences the lease (see recordOutcome). Both run as prepared
+ * statements (runStatement): on PGlite, drizzle's execute cost 2–3 times their CPU (docs/provisioning.md, "Measured").
  */
 export function claimMessages(db: Database, holder: ClaimHolder, limit: number, probe: boolean): Promise<ClaimedRow[]> {
   const table = sql.identifier(holder.table);
   const due = probe ? sql`TRUE` : sql`o.next_attempt_at <= now()`;
-  return rowsOf<ClaimedRow>(
+  return runStatement<ClaimedRow>(
     db,
     sql`WITH candidates AS (
           SELECT o.id FROM ${table} o
@@ -83,6 +85,6 @@ export async function recordOutcome(
                    last_status = ${status}::int, last_error = ${outcome.error}, locked_until = NULL, locked_by = NULL
                  WHERE ${fence} RETURNING id`;
   }
-  const rows = await rowsOf<{ id: string }>(db, update);
+  const rows = await runStatement<{ id: string }>(db, update);
   return rows.length === 1;
 }

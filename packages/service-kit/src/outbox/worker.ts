@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { getTableName } from 'drizzle-orm';
 import type { Registry } from 'prom-client';
 import { errorLogFields } from '../db/availability.ts';
@@ -138,7 +139,8 @@ export class OutboxWorker {
       this.again = true;
       return;
     }
-    this.pumping = this.pump().finally(() => {
+    // In no request's trace context: a claim serves many messages (each attempt's span has the row's own parent).
+    this.pumping = context.with(ROOT_CONTEXT, () => this.pump()).finally(() => {
       this.pumping = undefined;
     });
   }
