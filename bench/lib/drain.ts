@@ -14,7 +14,7 @@ interface DetailedHealthBody {
  * Waits, through ATHS's `GET /health/detailed` (its provisioning check reads the outbox backlog: one count over the
  * undelivered rows), until no provisioning message created before `cutoff` (epoch ms; default: any) is still pending.
  * Not the admin view `/api/admin/customer-sync`: that one also counts every Customer's coverage, ~40 ms of PGlite's
- * time per call at 1,800 customers, so polling it every 50 ms slowed the very drain it measured (docs/benchmarks.md).
+ * time per call at 1,800 customers, so polling it every 50 ms slowed the very drain it measured (docs/provisioning.md, "Measured").
  * Resolves with the elapsed time, or undefined on timeout or when the check is not there.
  */
 async function waitForOutboxDrained(
