@@ -140,11 +140,18 @@ describe('delivery outcomes', () => {
 });
 
 describe('outbox table and settings', () => {
-  it('declares the due (partial) and key indexes', () => {
+  it('declares the due and pending-key (partial) and key indexes', () => {
     const config = getTableConfig(testOutbox);
     expect(config.name).toBe('kit_test_outbox');
-    expect(config.indexes.map((index) => index.config.name).sort()).toEqual(['kit_test_outbox_due_idx', 'kit_test_outbox_key_idx', 'kit_test_outbox_state_idx']);
-    expect(config.indexes.find((index) => index.config.name === 'kit_test_outbox_due_idx')!.config.where).toBeDefined();
+    expect(config.indexes.map((index) => index.config.name).sort()).toEqual([
+      'kit_test_outbox_due_idx',
+      'kit_test_outbox_key_idx',
+      'kit_test_outbox_pending_key_idx',
+      'kit_test_outbox_state_idx',
+    ]);
+    for (const partial of ['kit_test_outbox_due_idx', 'kit_test_outbox_pending_key_idx']) {
+      expect(config.indexes.find((index) => index.config.name === partial)!.config.where).toBeDefined();
+    }
   });
 
   it('reads prefixed variables with production defaults', () => {

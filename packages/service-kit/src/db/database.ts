@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { MigrationConfig } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { analyzeWhileOpen } from './pglite-analyze.ts';
 import { leasePglite, PGLITE_START_PARAMS, type PgliteLease } from './pglite-instances.ts';
 import { pgliteTextParsers } from './text-types.ts';
 import type { DatabaseHandle, Executor, OpenDatabaseOptions } from './types.ts';
@@ -30,9 +31,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
  * services' modules load, so that theirs is ready sooner. Release it once they hold it.
  */
 export function leaseEmbeddedDatabase(location: string): Promise<PgliteLease> {
-  return leasePglite(location, (dataDir) =>
-    PGlite.create(dataDir, { extensions: { pg_trgm }, parsers: pgliteTextParsers, startParams: [...PGLITE_START_PARAMS] }),
-  );
+  return leasePglite(location, async (dataDir) => {
+    const client = await PGlite.create(dataDir, { extensions: { pg_trgm }, parsers: pgliteTextParsers, startParams: [...PGLITE_START_PARAMS] });
+    analyzeWhileOpen(client);
+    return client;
+  });
 }
 
 async function openPglite(location: string, migrationConfig: MigrationConfig): Promise<DatabaseHandle> {

@@ -34,8 +34,10 @@ export function defineOutboxTable<const TName extends string>(name: TName) {
     (table) => [
       // What the claim query scans: due pending rows, oldest first.
       index(`${name}_due_idx`).on(table.nextAttemptAt, table.id).where(sql`state = 'pending'`),
-      // Per-key ordering check, per-key requeue and "has this user been delivered" look-ups.
+      // Per-key requeue and "has this user been delivered" look-ups.
       index(`${name}_key_idx`).on(table.key, table.id),
+      // The claim's check for an older pending row of the key: pending rows only, however long the delivered history.
+      index(`${name}_pending_key_idx`).on(table.key, table.id).where(sql`state = 'pending'`),
       index(`${name}_state_idx`).on(table.state),
     ],
   );

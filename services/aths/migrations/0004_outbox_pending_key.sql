@@ -1,0 +1,1 @@
+CREATE INDEX "customer_outbox_pending_key_idx" ON "customer_outbox" USING btree ("key","id") WHERE state = 'pending';

@@ -1,0 +1,1 @@
+CREATE INDEX "user_status_outbox_pending_key_idx" ON "user_status_outbox" USING btree ("key","id") WHERE state = 'pending';
