@@ -15,10 +15,10 @@ import { requestIdFrom } from './http/request-id.ts';
 import { responseSerializerCompiler } from './http/response-serializer.ts';
 import { installTextGuard } from './http/text-guard.ts';
 import { installUnknownRouteHandler } from './http/unknown-route.ts';
-import { registerHealthRoutes, type ReadinessCheck } from './observability/health.ts';
+import { registerHealthRoutes, type ReadinessCheck } from './http/health.ts';
 import { urlForLog, writesRequestLine, type Logger } from './observability/logger.ts';
-import { instrumentHttp } from './observability/metrics.ts';
-import { installRequestSpans } from './observability/request-spans.ts';
+import { instrumentHttp } from './http/request-metrics.ts';
+import { installRequestSpans } from './http/request-spans.ts';
 import { tracingEnabled } from './observability/tracing.ts';
 
 export type { App };

@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyServerFactory } from 'fastify';
-import { DATABASE_RETRY, databaseUnavailable, isDatabaseUnavailable, redactUrl, rootCause, sleep } from './db/availability.ts';
+import { DATABASE_RETRY, isDatabaseUnavailable, redactUrl, rootCause, sleep } from './db/availability.ts';
 import type { DatabaseHandle } from './db/database.ts';
-import { errorBody } from './http/envelope.ts';
+import { databaseUnavailable, errorBody } from './http/envelope.ts';
 import { operationsAccess } from './http/operations-access.ts';
 import type { BaseConfig } from './config.ts';
 import { closeIdleConnectionsUntilClosed, exitOnSignals } from './http/shutdown.ts';
@@ -11,7 +11,7 @@ import { trackUnusedConnections } from './http/unused-connections.ts';
 import type { Logger } from './observability/logger.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { startTracing, stopTracing } from './observability/tracing.ts';
-import { backoffDelay } from './outbox/backoff.ts';
+import { backoffDelay } from './backoff.ts';
 import { buildServer, type App } from './server.ts';
 
 export interface StartServiceOptions<A extends App> {

@@ -12,7 +12,7 @@ import { passwordProblem } from './users/password-rule.ts';
 export const cliAppDeps: BuildAppDeps = { bootstrapAdmin: false, customerProvisioning: { deliver: false } };
 
 /** `npm run admin -- <command> [options]`: operator commands against the configured database (add one here). */
-export const commands: Record<string, CliCommand> = {
+export const commands: Record<string, CliCommand<AthsApp>> = {
   'rotate-signing-key': {
     description: 'Retire the current access-token signing key and create a new one (old tokens stay valid until they expire)',
     async run(_args, ctx) {
@@ -94,7 +94,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   }
   const config = loadAthsConfig({ LOG_LEVEL: 'warn', ...env });
   let app: AthsApp | null = null;
-  const ctx: CliContext = {
+  const ctx: CliContext<AthsApp> = {
     config,
     out,
     async app() {

@@ -1,5 +1,4 @@
-import { HttpError } from '../http/envelope.ts';
-import { backoffDelay, type BackoffPolicy } from '../outbox/backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { errorChain, type ErrorLink } from './sql-errors.ts';
 
 /**
@@ -64,13 +63,6 @@ export function rootCause(error: unknown): { code?: string; message: string } {
  * drizzle's wrapper would add the statement and its parameters), the whole error otherwise. */
 export function errorLogFields(error: unknown): Record<string, unknown> {
   return isDatabaseUnavailable(error) ? { database: rootCause(error) } : { err: error };
-}
-
-/** The 503 every route answers while the database is unavailable. */
-export function databaseUnavailable(): HttpError {
-  return new HttpError(503, 'Database unavailable', [
-    { field: 'database', message: 'The database is not reachable at the moment; try again shortly' },
-  ]);
 }
 
 /** Reconnection schedule of the start-up loop and the LISTEN connection: 250 ms doubling to 5 s, jittered. */

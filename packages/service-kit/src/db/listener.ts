@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../observability/logger.ts';
-import { backoffDelay } from '../outbox/backoff.ts';
+import { backoffDelay } from '../backoff.ts';
 import { DATABASE_RETRY, rootCause } from './availability.ts';
 
 export interface ReconnectingListenOptions {

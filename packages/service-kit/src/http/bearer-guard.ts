@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden, unauthorized } from './envelope.ts';
-import type { AccessClaims, Role } from '../auth/access-token.ts';
+import type { AccessClaims, Role } from './access-token.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -49,6 +49,13 @@ export const forbidden = fail(403);
 export const notFound = fail(404);
 export const conflict = fail(409);
 
+/** The 503 every route answers while the database is unavailable (db/availability.ts tells which errors mean that). */
+export function databaseUnavailable(): HttpError {
+  return new HttpError(503, 'Database unavailable', [
+    { field: 'database', message: 'The database is not reachable at the moment; try again shortly' },
+  ]);
+}
+
 export const SERVER_ERROR: FieldError = {
   field: 'server',
   message: 'An unexpected error occurred. Please try again later.',

@@ -1,9 +1,9 @@
 import type { FastifyError } from 'fastify';
 import type { App } from './app.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { errorBody, HttpError, SERVER_ERROR, type FieldError } from './envelope.ts';
+import { databaseUnavailable, errorBody, HttpError, SERVER_ERROR, type FieldError } from './envelope.ts';
 import { validationFieldErrors } from './validation-messages.ts';
-import { databaseUnavailable, isDatabaseUnavailable, rootCause } from '../db/availability.ts';
+import { isDatabaseUnavailable, rootCause } from '../db/availability.ts';
 
 /** Field named in the envelope for Fastify's own 4xx errors (body parsing, limits, media type). */
 function fieldForFastifyError(error: FastifyError): string {

@@ -2,7 +2,7 @@ import { errorLogFields, retryWhileUnavailable } from '../db/availability.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import { traceAttempt } from './attempt-span.ts';
-import { backoffDelay, type BackoffPolicy } from './backoff.ts';
+import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
 import { recordOutcome, type ClaimedRow, type ClaimHolder } from './claims.ts';
 import type { OutboxWorkerMetrics } from './metrics.ts';
 import { failureFromError, type DeliveryOutcome } from './outcome.ts';

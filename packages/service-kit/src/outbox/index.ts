@@ -1,5 +1,4 @@
 export * from './table.ts';
-export * from './backoff.ts';
 export * from './enqueue.ts';
 export * from './outcome.ts';
 export * from './admin.ts';

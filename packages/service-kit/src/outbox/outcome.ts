@@ -1,4 +1,4 @@
-import { ServiceUnavailableError, type ServiceResponse } from '../http/service-client.ts';
+import { ServiceUnavailableError, type ServiceResponse } from '../service-client.ts';
 
 /** What a handler reports for one delivery attempt. */
 export type DeliveryOutcome =

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envBoolean, envInteger } from '../config.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import type { BackoffPolicy } from '../backoff.ts';
 
 const share = (fallback: number) =>
   z.coerce

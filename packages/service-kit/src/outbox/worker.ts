@@ -6,7 +6,7 @@ import { errorLogFields } from '../db/availability.ts';
 import type { Database, DatabaseHandle } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import { pullPendingForward, requeueOutbox, outboxSummary, type OutboxSummary } from './admin.ts';
-import { DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from '../backoff.ts';
 import { claimMessages, type ClaimedRow } from './claims.ts';
 import { attemptDelivery, type DeliveryAttemptContext, type OutboxHandler } from './delivery-attempt.ts';
 import { readOutboxBacklog, registerOutboxWorkerMetrics, type OutboxBacklog } from './metrics.ts';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { objectIdSchema, outboxSummary, requeueOutbox } from '@shop/service-kit';
+import { objectIdSchema, outboxSummary, requeueOutbox, type Database } from '@shop/service-kit';
 import type { CliCommand } from '../cli-command.ts';
 import { provisioningCoverage, reconcileCustomers } from './reconcile.ts';
 import { customerOutbox } from './schema.ts';
@@ -8,7 +8,7 @@ import { customerOutbox } from './schema.ts';
  * `npm run admin -- sync-status | sync-retry [--user <id> ...] | reconcile`. They act on the database; running ATHS
  * instances are woken by NOTIFY and deliver what was queued (the CLI process itself delivers nothing).
  */
-export const provisioningCommands: Record<string, CliCommand> = {
+export const provisioningCommands: Record<string, CliCommand<{ aths: { db: Database } }>> = {
   'sync-status': {
     description: 'Show CRMS provisioning: messages by state, oldest pending age, Customers vs confirmed records, dead letters',
     usage: '[--json]',

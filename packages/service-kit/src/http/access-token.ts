@@ -1,5 +1,5 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { unauthorized } from '../http/envelope.ts';
+import { unauthorized } from './envelope.ts';
 
 export const ROLES = ['Customer', 'Administrator'] as const;
 export type Role = (typeof ROLES)[number];

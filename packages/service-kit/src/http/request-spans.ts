@@ -1,8 +1,8 @@
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type { onRequestHookHandler, RouteHandlerMethod } from 'fastify';
-import { prependOnRequest, type App } from '../http/app.ts';
-import { writesRequestLine, type Logger } from './logger.ts';
-import { startSpan, withServiceTracer } from './tracing.ts';
+import { prependOnRequest, type App } from './app.ts';
+import { writesRequestLine, type Logger } from '../observability/logger.ts';
+import { startSpan, withServiceTracer } from '../observability/tracing.ts';
 
 /** Probes, scrapes and the API documentation are not traced: they would bury the requests that matter. */
 const UNTRACED = /^\/(health|metrics|docs)(\/|$)/;

@@ -1,6 +1,6 @@
-import type { App } from '../http/app.ts';
+import type { App } from './app.ts';
 import { z } from 'zod';
-import { errorBodySchema } from '../http/envelope.ts';
+import { errorBodySchema } from './envelope.ts';
 
 /** A dependency the service needs to serve traffic; throws when it does not answer. */
 export type ReadinessCheck = () => Promise<void>;

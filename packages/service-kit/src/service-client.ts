@@ -1,5 +1,5 @@
 import type { Pool } from 'undici';
-import { injectTraceHeaders } from '../observability/tracing.ts';
+import { injectTraceHeaders } from './observability/tracing.ts';
 
 export interface ServiceResponse<T = unknown> {
   status: number;
